@@ -1,0 +1,146 @@
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from loyalty.models import Card, Program, Reward, StaffPin, TerminalKey, Transaction
+from merchants.softdelete_admin import SoftDeleteAdmin
+
+# Terminals authenticate with TerminalKey, tied to a store; the library's store-less key
+# model would only confuse operators.
+admin.site.unregister(APIKey)
+
+
+class RewardInline(admin.TabularInline):
+    model = Reward
+    extra = 0
+
+
+@admin.register(Program)
+class ProgramAdmin(SoftDeleteAdmin):
+    list_display = [
+        "name",
+        "merchant",
+        "kind",
+        "points_per_euro",
+        "points_expiration_days",
+        "is_live",
+    ]
+    list_filter = ["kind"]
+    list_select_related = ["merchant"]
+    search_fields = ["name", "merchant__name"]
+    inlines = [RewardInline]
+
+
+class LedgerPaginator(Paginator):
+    """The ledger grows without bound: never count it."""
+
+    @cached_property
+    def count(self):
+        return 10**9
+
+
+class TransactionInline(admin.TabularInline):
+    model = Transaction
+    fk_name = "card"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-id"]
+    fields = ["created_at", "type", "points_delta", "points_balance_after", "stamps_delta", "store"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("store")
+
+
+@admin.register(Card)
+class CardAdmin(SoftDeleteAdmin):
+    list_display = [
+        "number",
+        "customer",
+        "program",
+        "enrolled_store",
+        "points_balance",
+        "stamp_count",
+        "last_activity_at",
+        "is_active",
+        "is_live",
+    ]
+    list_filter = ["is_active", "program"]
+    list_select_related = ["customer", "program", "enrolled_store__merchant"]
+    search_fields = ["=number", "customer__email", "customer__last_name"]
+    raw_id_fields = ["customer", "enrolled_store", "program"]
+    # Balances change only through the ledger services.
+    readonly_fields = [
+        "number",
+        "points_balance",
+        "stamp_count",
+        "lifetime_points_earned",
+        "lifetime_points_redeemed",
+        "lifetime_points_voided",
+        "lifetime_points_expired",
+        "last_activity_at",
+        "last_expiration_warning_at",
+        "last_reengagement_at",
+        "created_at",
+    ]
+    inlines = [TransactionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "type",
+        "card",
+        "store",
+        "points_delta",
+        "points_balance_after",
+        "stamps_delta",
+        "stamps_balance_after",
+    ]
+    list_filter = ["type", "merchant"]
+    list_select_related = ["card", "store__merchant"]
+    search_fields = ["=card__number", "order_reference"]
+    paginator = LedgerPaginator
+    show_full_result_count = False
+    date_hierarchy = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffPin)
+class StaffPinAdmin(admin.ModelAdmin):
+    list_display = [
+        "staff_name",
+        "store",
+        "is_manager",
+        "is_active",
+        "failed_attempts",
+        "locked_until",
+    ]
+    list_filter = ["is_manager", "is_active"]
+    list_select_related = ["store__merchant"]
+    search_fields = ["staff_name", "store__code", "store__merchant__name"]
+    readonly_fields = ["failed_attempts", "locked_until"]
+
+
+@admin.register(TerminalKey)
+class TerminalKeyAdmin(APIKeyModelAdmin):
+    list_display = [*APIKeyModelAdmin.list_display, "store"]
+    list_select_related = ["store__merchant"]
+    search_fields = [*APIKeyModelAdmin.search_fields, "store__code", "store__merchant__name"]

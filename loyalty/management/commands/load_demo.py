@@ -1,0 +1,36 @@
+from django.core.management.base import BaseCommand
+
+from loyalty.demo import load_demo
+
+
+class Command(BaseCommand):
+    help = "Load demo merchants, stores, programmes, cards and PINs (idempotent; local use only)."
+
+    def handle(self, *args, **options):
+        demo = load_demo()
+        bakery_key = demo.terminal_keys["demo-bakery"]
+        card = demo.cards["demo-bakery"][0]
+        self.stdout.write(
+            f"""
+Demo data ready.
+
+  Admin:     http://127.0.0.1:8000/admin/
+             user {demo.admin_username!r}, password {demo.admin_password!r} (local use only)
+  Staff PIN: {demo.staff_pin} (staff), {demo.manager_pin} (manager), at every demo store
+
+  Terminal keys (new on every run; store 'main'):
+"""
+        )
+        for slug, key in demo.terminal_keys.items():
+            self.stdout.write(f"    {slug:<12} {key}")
+            self.stdout.write(f"    {'':<12} cards: {', '.join(demo.cards[slug])}")
+        self.stdout.write(
+            f"""
+  Try the terminal API:
+    curl -s -H 'Authorization: Api-Key {bakery_key}' \\
+      http://127.0.0.1:8000/api/v1/terminal/cards/{card}/
+    curl -s -X POST -H 'Authorization: Api-Key {bakery_key}' -H 'Content-Type: application/json' \\
+      -d '{{"purchase_amount_cents": 1250, "staff_pin": "{demo.staff_pin}"}}' \\
+      http://127.0.0.1:8000/api/v1/terminal/cards/{card}/points/earn/
+"""
+        )

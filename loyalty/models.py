@@ -1,0 +1,250 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from rest_framework_api_key.models import AbstractAPIKey
+
+from customers.models import Customer
+from merchants.models import Merchant, Store
+from merchants.softdelete import SoftDeleteModel
+
+
+class Program(SoftDeleteModel):
+    class Kind(models.TextChoices):
+        POINTS = "points", "Points"
+        STAMPS = "stamps", "Stamps"
+        HYBRID = "hybrid", "Points and stamps"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.POINTS)
+    points_per_euro = models.DecimalField(max_digits=8, decimal_places=4, default=1)
+    minimum_purchase_cents = models.PositiveIntegerField(default=0)
+    welcome_bonus_points = models.PositiveIntegerField(default=0)
+    stamps_target = models.PositiveIntegerField(
+        default=10, help_text="Stamps needed for the reward."
+    )
+    reward_description = models.CharField(max_length=200, blank=True)
+    points_expiration_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days of card inactivity before points expire; empty: never.",
+    )
+    expiration_warning_days = models.PositiveIntegerField(default=14)
+    allow_cross_location_redemption = models.BooleanField(default=True)
+    require_staff_pin = models.BooleanField(default=False)
+    terms_page = models.SlugField(
+        max_length=100, blank=True, help_text="Slug of a flat page holding the terms."
+    )
+    terms_text = models.TextField(blank=True, help_text="Used when there is no terms page.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["merchant", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant"],
+                condition=Q(deleted_at__isnull=True),
+                name="one_live_program_per_merchant",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_per_euro__gte=0), name="program_points_per_euro_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(minimum_purchase_cents__gte=0), name="program_minimum_purchase_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(stamps_target__gte=1), name="program_stamps_target_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(welcome_bonus_points__gte=0), name="program_welcome_bonus_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_points(self) -> bool:
+        return self.kind in (self.Kind.POINTS, self.Kind.HYBRID)
+
+    @property
+    def has_stamps(self) -> bool:
+        return self.kind in (self.Kind.STAMPS, self.Kind.HYBRID)
+
+
+class Reward(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="rewards")
+    name = models.CharField(max_length=200)
+    points_cost = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["program", "points_cost"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_cost__gte=1), name="reward_points_cost_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.points_cost} points)"
+
+
+class Card(SoftDeleteModel):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="cards")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="cards"
+    )
+    enrolled_store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="cards")
+    number = models.CharField(max_length=12, unique=True)
+    points_balance = models.IntegerField(default=0)
+    stamp_count = models.IntegerField(default=0)
+    lifetime_points_earned = models.BigIntegerField(default=0)
+    lifetime_points_redeemed = models.BigIntegerField(default=0)
+    lifetime_points_voided = models.BigIntegerField(default=0)
+    lifetime_points_expired = models.BigIntegerField(default=0)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_expiration_warning_at = models.DateTimeField(null=True, blank=True)
+    last_reengagement_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_balance__gte=0), name="card_points_balance_gte_0"
+            ),
+            models.CheckConstraint(condition=Q(stamp_count__gte=0), name="card_stamp_count_gte_0"),
+            # Always true, whatever the cross-location setting; the stricter one-card-per-
+            # programme rule is checked by enrol_customer under the customer's row lock.
+            models.UniqueConstraint(
+                fields=["enrolled_store", "customer"],
+                condition=Q(deleted_at__isnull=True),
+                name="one_live_card_per_store_and_customer",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["program", "last_activity_at"], name="card_program_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TransactionType(models.TextChoices):
+    POINTS_EARNED = "points_earned", "Points earned"
+    POINTS_REDEEMED = "points_redeemed", "Points redeemed"
+    POINTS_VOIDED = "points_voided", "Points voided"
+    POINTS_EXPIRED = "points_expired", "Points expired"
+    POINTS_ADJUSTED = "points_adjusted", "Points adjusted"
+    WELCOME_BONUS = "welcome_bonus", "Welcome bonus"
+    STAMP_EARNED = "stamp_earned", "Stamp earned"
+    STAMP_REDEEMED = "stamp_redeemed", "Stamps redeemed"
+    STAMP_VOIDED = "stamp_voided", "Stamp voided"
+
+
+class StaffPin(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="staff_pins")
+    staff_name = models.CharField(max_length=100)
+    # HMAC-SHA256 of the PIN keyed with settings.PIN_SECRET (see loyalty.pins).
+    pin_digest = models.CharField(max_length=64, editable=False)
+    is_manager = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["store", "staff_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "staff_name"],
+                condition=Q(is_active=True),
+                name="one_active_pin_per_staff_name",
+            ),
+            models.UniqueConstraint(
+                fields=["store", "pin_digest"],
+                condition=Q(is_active=True),
+                name="active_pins_distinct_per_store",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff_name} @ {self.store}"
+
+
+class Transaction(models.Model):
+    """The ledger: append-only. A correction is a new row (a void points at what it reverses);
+    on PostgreSQL a trigger refuses DELETE and every UPDATE except clearing notes."""
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="transactions")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    type = models.CharField(max_length=20, choices=TransactionType.choices)
+    points_delta = models.IntegerField(default=0)
+    points_balance_after = models.IntegerField()
+    stamps_delta = models.IntegerField(default=0)
+    stamps_balance_after = models.IntegerField()
+    purchase_amount_cents = models.PositiveIntegerField(null=True, blank=True)
+    order_reference = models.CharField(max_length=100, blank=True)
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    notes = models.TextField(blank=True)
+    staff_pin = models.ForeignKey(
+        StaffPin, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    acting_admin = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Operator acting on behalf of the merchant.",
+    )
+    voids = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["card", "-id"], name="ledger_card_newest"),
+            models.Index(fields=["merchant", "created_at"], name="ledger_merchant_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_balance_after__gte=0), name="ledger_points_after_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(stamps_balance_after__gte=0), name="ledger_stamps_after_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(voids__isnull=True) | ~Q(voids=F("id")), name="ledger_no_self_void"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.points_delta:+d} on {self.card_id}"
+
+
+class TerminalKey(AbstractAPIKey):
+    """One API key per store terminal; only its SHA-512 digest is stored."""
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminal_keys")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "terminal API key"
+        verbose_name_plural = "terminal API keys"

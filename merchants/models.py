@@ -1,0 +1,89 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from merchants.softdelete import SoftDeleteModel
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Luxembourg).")
+
+
+class Locale(models.TextChoices):
+    EN = "en", "English"
+    FR = "fr", "French"
+    DE = "de", "German"
+    LB = "lb", "Luxembourgish"
+
+
+class Merchant(SoftDeleteModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="Europe/Luxembourg", validators=[validate_timezone]
+    )
+    default_locale = models.CharField(max_length=2, choices=Locale.choices, default=Locale.EN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(SoftDeleteModel):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="stores")
+    code = models.CharField(
+        max_length=32,
+        validators=[RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Lower-case letters, digits, '-'.")],
+        help_text="Short code printed on receipts and used by terminals, e.g. 'main'.",
+    )
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["merchant", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "code"], name="store_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant.slug}/{self.code}"
+
+
+class StaffMembership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MANAGER = "manager", "Manager"
+        STAFF = "staff", "Staff"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    store = models.ForeignKey(
+        Store,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text="Empty: the membership covers every store of the merchant.",
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique"),
+        ]
+
+    def clean(self) -> None:
+        if self.store_id and self.store.merchant_id != self.merchant_id:
+            raise ValidationError({"store": "The store belongs to another merchant."})
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
