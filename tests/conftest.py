@@ -1,0 +1,53 @@
+import pytest
+from django.db import connection
+
+from tests.factories import CardFactory, MerchantFactory, ProgramFactory, StoreFactory
+
+ON_POSTGRES = connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (row locks, SKIP LOCKED, concurrency): set DATABASE_URL"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def merchant(db):
+    """A merchant with two stores, `main` and `north`, and a hybrid programme."""
+    return MerchantFactory(slug="alice-bakery", name="Alice's Bakery")
+
+
+@pytest.fixture
+def store(merchant):
+    return StoreFactory(merchant=merchant, code="main")
+
+
+@pytest.fixture
+def other_store(merchant):
+    return StoreFactory(merchant=merchant, code="north")
+
+
+@pytest.fixture
+def program(merchant):
+    return ProgramFactory(merchant=merchant)
+
+
+@pytest.fixture
+def card(program, store):
+    return CardFactory(program=program, enrolled_store=store)
+
+
+@pytest.fixture
+def rival_merchant(db):
+    """A second merchant, to prove that nothing crosses tenants."""
+    merchant = MerchantFactory(slug="bob-books", name="Bob's Books")
+    store = StoreFactory(merchant=merchant, code="main")
+    program = ProgramFactory(merchant=merchant)
+    card = CardFactory(program=program, enrolled_store=store)
+    return {"merchant": merchant, "store": store, "program": program, "card": card}
