@@ -1,0 +1,84 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+
+from config.env import env, env_bool, env_int
+from loyalty.models import Card, Program, StaffPin, TerminalKey, Transaction
+from merchants.models import Merchant, Store
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("Off", False), ("1", True)])
+def test_booleans_parse_strictly(monkeypatch, raw, expected):
+    monkeypatch.setenv("SOME_FLAG", raw)
+    assert env_bool("SOME_FLAG", not expected) is expected
+
+
+def test_a_boolean_that_is_neither_true_nor_false_is_an_error(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("SOME_FLAG", False)
+
+
+def test_an_integer_that_is_not_one_is_an_error(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "12a")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("SOME_NUMBER", 1)
+
+
+def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("SOME_SECRET_FILE", str(secret))
+    assert env("SOME_SECRET") == "s3cret"
+
+
+def test_check_deploy_reports_nothing_with_production_like_variables():
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL"))
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SECRET_KEY="x" * 20 + "production-like-secret-key-with-enough-entropy-0123456789",
+        DJANGO_ALLOWED_HOSTS="loyalty.example.com",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_load_demo_is_idempotent_and_shows_two_tenants(capsys):
+    call_command("load_demo")
+    first = capsys.readouterr().out
+    counts = (Card.objects.count(), Transaction.objects.count(), StaffPin.objects.count())
+    call_command("load_demo")
+    assert (Card.objects.count(), Transaction.objects.count(), StaffPin.objects.count()) == counts
+
+    assert set(Merchant.objects.values_list("slug", flat=True)) == {"demo-bakery", "demo-books"}
+    for slug in ("demo-bakery", "demo-books"):
+        assert set(Store.objects.filter(merchant__slug=slug).values_list("code", flat=True)) == {
+            "main",
+            "north",
+        }
+    bakery = Program.objects.get(merchant__slug="demo-bakery")
+    books = Program.objects.get(merchant__slug="demo-books")
+    assert (bakery.kind, bakery.allow_cross_location_redemption) == ("hybrid", True)
+    assert (books.kind, books.allow_cross_location_redemption) == ("points", False)
+    assert books.points_expiration_days
+    assert Transaction.objects.filter(card__program=books).exists()
+    # One usable key per demo merchant: the previous run's keys are revoked.
+    assert TerminalKey.objects.filter(revoked=False).count() == 2
+    assert "password 'admin'" in first
+    for card in Card.objects.all():
+        assert card.points_balance == sum(card.transactions.values_list("points_delta", flat=True))
