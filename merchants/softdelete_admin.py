@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from merchants import services
+from merchants.errors import DomainError
 
 
 class TrashedFilter(admin.SimpleListFilter):
@@ -44,6 +45,12 @@ class SoftDeleteAdmin(admin.ModelAdmin):
 
     @admin.action(description="Restore selected from the trash")
     def restore_from_trash(self, request, queryset):
+        restored = 0
         for obj in queryset:
-            services.restore(obj=obj)
-        self.message_user(request, f"{queryset.count()} restored.", messages.SUCCESS)
+            try:
+                services.restore(obj=obj)
+            except DomainError as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
+            else:
+                restored += 1
+        self.message_user(request, f"{restored} restored.", messages.SUCCESS)

@@ -61,3 +61,20 @@ def test_trashing_a_card_in_the_admin_hides_it_but_keeps_it(operator_client, car
         {"action": "restore_from_trash", "_selected_action": [card.pk]},
     )
     assert Card.objects.filter(pk=card.pk).exists()
+
+
+def test_restoring_a_second_live_programme_is_refused_with_a_message(operator_client, program):
+    from loyalty.models import Program
+    from merchants import services
+    from tests.factories import ProgramFactory
+
+    services.trash(obj=program)
+    ProgramFactory(merchant=program.merchant, name="Newer")
+    response = operator_client.post(
+        reverse("admin:loyalty_program_changelist"),
+        {"action": "restore_from_trash", "_selected_action": [program.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"cannot be restored" in response.content
+    assert Program.all_objects.get(pk=program.pk).deleted_at is not None

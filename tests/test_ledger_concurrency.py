@@ -190,3 +190,30 @@ def test_concurrent_redeems_of_the_whole_balance_let_exactly_one_through():
     card.refresh_from_db()
     assert card.points_balance == 0
     assert card.transactions.filter(type="points_redeemed").count() == 1
+
+
+def _enrol(program_id, store_id, barrier, results):
+    connections.close_all()
+    program = ProgramFactory._meta.model.objects.get(pk=program_id)
+    store = StoreFactory._meta.model.objects.get(pk=store_id)
+    barrier.wait(timeout=30)
+    try:
+        ledger.enroll_customer(program=program, store=store, email="same@x.com", first_name="S")
+    except errors.DomainError as exc:
+        results.put(exc.code)
+    except Exception as exc:
+        results.put(f"failed: {exc!r}")
+    else:
+        results.put("ok")
+    connections.close_all()
+
+
+def test_concurrent_enrolments_of_one_person_make_one_card():
+    program = ProgramFactory(allow_cross_location_redemption=True)
+    stores = [StoreFactory(merchant=program.merchant) for _ in range(PROCESSES)]
+    barrier = multiprocessing.get_context("fork").Barrier(PROCESSES)
+
+    outcomes, _ = _run_in_processes(_enrol, lambda i: (program.pk, stores[i].pk, barrier))
+
+    assert sorted(outcomes) == ["already_enrolled"] * (PROCESSES - 1) + ["ok"]
+    assert Card.objects.filter(program=program).count() == 1
