@@ -5,7 +5,6 @@ merchant, checks the staff PIN and calls one service inside `run_in_transaction`
 makes it idempotent under an `Idempotency-Key`.
 """
 
-import hashlib
 import re
 from collections.abc import Callable
 
@@ -47,6 +46,7 @@ from loyalty.services.idempotency import (
     claim_idempotency_key,
     record_response,
     release_idempotency_key,
+    request_digest,
 )
 from loyalty.services.staff_pins import authorize_terminal_staff, unlock_staff_pin
 
@@ -140,12 +140,8 @@ class TerminalViewSet(viewsets.ViewSet):
                 "Idempotency-Key must be 1 to 255 printable ASCII characters.",
                 fields={"Idempotency-Key": ["invalid"]},
             )
-        digest = hashlib.sha256()
-        for part in (request.method.encode(), request.path.encode(), request.body):
-            digest.update(len(part).to_bytes(8, "big") + part)
-        return claim_idempotency_key(
-            terminal_key=self.terminal_key, key=key, request_digest=digest.hexdigest()
-        )
+        digest = request_digest(method=request.method, path=request.path, body=request.body)
+        return claim_idempotency_key(terminal_key=self.terminal_key, key=key, request_digest=digest)
 
 
 def _render(data) -> str:

@@ -7,6 +7,7 @@ one that writes the ledger row, so a committed ledger row always has its respons
 """
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -27,6 +28,14 @@ RETRYABLE_STATUSES = frozenset({409, 429, 503})
 class StoredResponse:
     status: int
     body: str
+
+
+def request_digest(*, method: str, path: str, body: bytes) -> str:
+    """What makes two requests the same: method, path and the body's bytes."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
 
 
 def claim_idempotency_key(
