@@ -92,8 +92,9 @@ def _conflict(codes: str) -> OpenApiResponse:
     return _retry(f"{codes}; {in_progress}" if codes else in_progress)
 
 
-def _mutation(summary, description, request, response, conflicts, status=201):
+def _mutation(operation_id, summary, description, request, response, conflicts, status=201):
     return extend_schema(
+        operation_id=operation_id,
         tags=[TAG],
         summary=summary,
         description=description,
@@ -104,6 +105,7 @@ def _mutation(summary, description, request, response, conflicts, status=201):
 
 
 program = extend_schema(
+    operation_id="terminal_program",
     tags=[TAG],
     summary="The terminal's programme",
     description="The live programme of the terminal's merchant, with its active rewards.",
@@ -112,6 +114,7 @@ program = extend_schema(
 )
 
 card = extend_schema(
+    operation_id="terminal_card",
     tags=[TAG],
     summary="Look up a card",
     description="By the number printed on the card or in its QR code; spaces and dashes are "
@@ -120,6 +123,7 @@ card = extend_schema(
 )
 
 card_transactions = extend_schema(
+    operation_id="terminal_card_transactions",
     tags=[TAG],
     summary="A card's ledger",
     description="Newest first, 50 per page; `page_size` up to 500.",
@@ -131,6 +135,7 @@ card_transactions = extend_schema(
 )
 
 enroll = _mutation(
+    "terminal_enroll",
     "Enrol a customer",
     "A new card at the terminal's store, with the programme's welcome bonus.",
     EnrollmentInput,
@@ -139,6 +144,7 @@ enroll = _mutation(
 )
 
 earn = _mutation(
+    "terminal_points_earn",
     "Earn points",
     "For a purchase amount (points = floor(cents x points_per_euro / 100)), or a number of points.",
     EarnInput,
@@ -147,6 +153,7 @@ earn = _mutation(
 )
 
 redeem = _mutation(
+    "terminal_points_redeem",
     "Redeem points",
     "A number of points, or a catalogue reward's cost.",
     RedeemInput,
@@ -156,6 +163,7 @@ redeem = _mutation(
 )
 
 adjust = _mutation(
+    "terminal_points_adjust",
     "Adjust points",
     "A manual correction, up or down, with a reason; needs a manager's PIN.",
     AdjustInput,
@@ -164,6 +172,7 @@ adjust = _mutation(
 )
 
 add_stamps = _mutation(
+    "terminal_stamps_add",
     "Add stamps",
     "One stamp by default.",
     StampsInput,
@@ -172,6 +181,7 @@ add_stamps = _mutation(
 )
 
 redeem_stamps = _mutation(
+    "terminal_stamps_redeem",
     "Redeem stamps",
     "Exchange a full set of stamps (the programme's target) for the reward.",
     StaffInput,
@@ -180,6 +190,7 @@ redeem_stamps = _mutation(
 )
 
 void = _mutation(
+    "terminal_transaction_void",
     "Void a transaction",
     "Reverse an earn, redeem or stamp transaction with an opposite one, at most once.",
     VoidInput,
@@ -189,6 +200,7 @@ void = _mutation(
 )
 
 unlock = _mutation(
+    "terminal_pin_unlock",
     "Unlock a staff PIN",
     "Clear a PIN's lock and its count of wrong PINs; needs a manager's PIN.",
     StaffInput,

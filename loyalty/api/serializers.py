@@ -163,7 +163,7 @@ class EnrollmentOutput(CardOutput):
 class TransactionOutput(serializers.ModelSerializer):
     store = serializers.SerializerMethodField()
     voided_by = serializers.SerializerMethodField()
-    voids = serializers.PrimaryKeyRelatedField(read_only=True)
+    voids = serializers.IntegerField(source="voids_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Transaction

@@ -159,10 +159,10 @@ def _ledger_operation(entry: Transaction) -> dict:
 
 
 class ProgramViewSet(TerminalViewSet):
-    rate_limits = {"list": "program"}
+    rate_limits = {"show": "program"}
 
     @schema.program
-    def list(self, request):
+    def show(self, request):
         program = self.live_program()
         return Response(ProgramOutput(program, context={"store": self.store}).data)
 
