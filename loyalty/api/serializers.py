@@ -4,7 +4,7 @@ the services."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loyalty.models import Card, Program, Reward, StaffPin, Transaction
+from loyalty.models import Program, TransactionType
 from loyalty.pins import PIN_PATTERN
 from loyalty.services.ledger import (
     MAX_POINTS_PER_OPERATION,
@@ -90,33 +90,30 @@ class VoidInput(StaffInput):
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
-class RewardOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Reward
-        fields = ["id", "name", "points_cost"]
+# Output serializers are plain Serializers: a ModelSerializer inspects the model again for
+# every response (slow on the hot path), and its integer bounds depend on the database, which
+# would make the schema differ between SQLite and PostgreSQL.
 
 
-class ProgramOutput(serializers.ModelSerializer):
+class RewardOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    points_cost = serializers.IntegerField()
+
+
+class ProgramOutput(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(Program.Kind.choices)
     merchant = serializers.CharField(source="merchant.slug")
     store = serializers.SerializerMethodField()
+    points_per_euro = serializers.DecimalField(max_digits=8, decimal_places=4)
+    minimum_purchase_cents = serializers.IntegerField()
+    welcome_bonus_points = serializers.IntegerField()
+    stamps_target = serializers.IntegerField()
+    reward_description = serializers.CharField()
+    allow_cross_location_redemption = serializers.BooleanField()
+    require_staff_pin = serializers.BooleanField()
     rewards = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Program
-        fields = [
-            "name",
-            "kind",
-            "merchant",
-            "store",
-            "points_per_euro",
-            "minimum_purchase_cents",
-            "welcome_bonus_points",
-            "stamps_target",
-            "reward_description",
-            "allow_cross_location_redemption",
-            "require_staff_pin",
-            "rewards",
-        ]
 
     def get_store(self, program) -> str:
         return self.context["store"].code
@@ -126,23 +123,15 @@ class ProgramOutput(serializers.ModelSerializer):
         return RewardOutput(program.rewards.filter(is_active=True), many=True).data
 
 
-class CardOutput(serializers.ModelSerializer):
+class CardOutput(serializers.Serializer):
+    number = serializers.CharField()
+    points_balance = serializers.IntegerField()
+    stamp_count = serializers.IntegerField()
     stamps_target = serializers.IntegerField(source="program.stamps_target")
+    is_active = serializers.BooleanField()
     enrolled_store = serializers.CharField(source="enrolled_store.code")
     customer_first_name = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Card
-        fields = [
-            "number",
-            "points_balance",
-            "stamp_count",
-            "stamps_target",
-            "is_active",
-            "enrolled_store",
-            "customer_first_name",
-            "last_activity_at",
-        ]
+    last_activity_at = serializers.DateTimeField(allow_null=True)
 
     def get_customer_first_name(self, card) -> str:
         # Empty once the customer is anonymised.
@@ -152,36 +141,25 @@ class CardOutput(serializers.ModelSerializer):
 class EnrollmentOutput(CardOutput):
     welcome_bonus_points = serializers.SerializerMethodField()
 
-    class Meta(CardOutput.Meta):
-        fields = [*CardOutput.Meta.fields, "welcome_bonus_points"]
-
     def get_welcome_bonus_points(self, card) -> int:
         program = card.program
         return program.welcome_bonus_points if program.has_points else 0
 
 
-class TransactionOutput(serializers.ModelSerializer):
+class TransactionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.ChoiceField(TransactionType.choices)
+    points_delta = serializers.IntegerField()
+    points_balance_after = serializers.IntegerField()
+    stamps_delta = serializers.IntegerField()
+    stamps_balance_after = serializers.IntegerField()
+    purchase_amount_cents = serializers.IntegerField(allow_null=True)
+    order_reference = serializers.CharField()
+    reason = serializers.CharField()
     store = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
     voided_by = serializers.SerializerMethodField()
-    voids = serializers.IntegerField(source="voids_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Transaction
-        fields = [
-            "id",
-            "type",
-            "points_delta",
-            "points_balance_after",
-            "stamps_delta",
-            "stamps_balance_after",
-            "purchase_amount_cents",
-            "order_reference",
-            "reason",
-            "store",
-            "created_at",
-            "voided_by",
-            "voids",
-        ]
+    voids = serializers.IntegerField(source="voids_id", allow_null=True)
 
     def get_store(self, entry) -> str | None:
         return entry.store.code if entry.store_id else None
@@ -203,12 +181,13 @@ class LedgerOperationOutput(serializers.Serializer):
     card = CardOutput()
 
 
-class StaffPinOutput(serializers.ModelSerializer):
+class StaffPinOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    staff_name = serializers.CharField()
     store = serializers.CharField(source="store.code")
-
-    class Meta:
-        model = StaffPin
-        fields = ["id", "staff_name", "store", "is_manager", "failed_attempts", "locked_until"]
+    is_manager = serializers.BooleanField()
+    failed_attempts = serializers.IntegerField()
+    locked_until = serializers.DateTimeField(allow_null=True)
 
 
 class ErrorOutput(serializers.Serializer):

@@ -39,6 +39,7 @@ from loyalty.api.serializers import (
 )
 from loyalty.errors import InvalidInput, NoLiveProgram, NotFound, RewardUnavailable
 from loyalty.models import Card, Program, Reward, StaffPin, Transaction
+from loyalty.selectors import card_to_change
 from loyalty.services import ledger
 from loyalty.services.contention import run_in_transaction
 from loyalty.services.idempotency import (
@@ -108,14 +109,14 @@ class TerminalViewSet(viewsets.ViewSet):
         The same Idempotency-Key and request replay the first response byte for byte."""
         claim = self._claim(request)
         if isinstance(claim, StoredResponse):
-            return HttpResponse(claim.body, status=claim.status, content_type="application/json")
+            return _json_response(claim.body, claim.status)
         try:
             write = prepare()
 
             def write_and_record():
-                body = write()
+                body = _render(write())
                 if claim is not None:
-                    record_response(claim=claim, status=status, body=_render(body))
+                    record_response(claim=claim, status=status, body=body)
                 return body
 
             body = run_in_transaction(write_and_record)
@@ -129,7 +130,7 @@ class TerminalViewSet(viewsets.ViewSet):
                         claim=claim, status=response.status_code, body=_render(response.data)
                     )
             raise
-        return Response(body, status=status)
+        return _json_response(body, status)
 
     def _claim(self, request):
         key = request.headers.get("Idempotency-Key")
@@ -148,14 +149,23 @@ def _render(data) -> str:
     return _renderer.render(data).decode()
 
 
+def _json_response(body: str, status: int) -> HttpResponse:
+    # Rendered once, and kept as is for replays.
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
 def _parse_id(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
         raise NotFound()
     return int(raw)
 
 
-def _ledger_operation(entry: Transaction) -> dict:
-    return LedgerOperationOutput({"transaction": entry, "card": entry.card}).data
+def _ledger_operation(entry: Transaction, store) -> dict:
+    card = entry.card
+    if card.enrolled_store_id == store.pk:
+        # Most cards are used where they were enrolled: no query for what we hold.
+        card.enrolled_store = store
+    return LedgerOperationOutput({"transaction": entry, "card": card}).data
 
 
 class ProgramViewSet(TerminalViewSet):
@@ -208,18 +218,27 @@ class CardViewSet(TerminalViewSet):
         "redeem_stamps": "stamps_redeem",
     }
 
-    def get_card(self, number: str) -> Card:
+    def cards(self, number: str):
+        """The merchant's live cards with this number (none if it is malformed)."""
         normalized = card_numbers.normalize(number)
-        card = (
-            Card.objects.select_related("program", "enrolled_store", "customer")
-            .filter(number=normalized, program__merchant_id=self.store.merchant_id)
-            .first()
-            if normalized
-            else None
-        )
+        if normalized is None:
+            raise NotFound("Card not found.")
+        return Card.objects.filter(number=normalized, program__merchant_id=self.store.merchant_id)
+
+    def get_card(self, number: str) -> Card:
+        card = self.cards(number).select_related("program", "enrolled_store", "customer").first()
         if card is None:
             raise NotFound("Card not found.")
         return card
+
+    def card_to_change(self, number: str) -> tuple[Card, Program]:
+        found = None
+        normalized = card_numbers.normalize(number)
+        if normalized is not None:
+            found = card_to_change(number=normalized, merchant_id=self.store.merchant_id)
+        if found is None:
+            raise NotFound("Card not found.")
+        return found
 
     @schema.card
     def retrieve(self, request, number=None):
@@ -244,8 +263,8 @@ class CardViewSet(TerminalViewSet):
     def earn(self, request, number=None):
         def prepare():
             data = self.validated(EarnInput, request)
-            card = self.get_card(number)
-            actor = self.staff(card.program, data)
+            card, program = self.card_to_change(number)
+            actor = self.staff(program, data)
             return lambda: _ledger_operation(
                 ledger.earn_points(
                     card=card,
@@ -254,7 +273,8 @@ class CardViewSet(TerminalViewSet):
                     points=data.get("points"),
                     order_reference=data["order_reference"],
                     actor=actor,
-                )
+                ),
+                self.store,
             )
 
         return self.run_once(request, prepare)
@@ -264,13 +284,13 @@ class CardViewSet(TerminalViewSet):
     def redeem(self, request, number=None):
         def prepare():
             data = self.validated(RedeemInput, request)
-            card = self.get_card(number)
+            card, program = self.card_to_change(number)
             reward = None
             if "reward_id" in data:
-                reward = Reward.objects.filter(pk=data["reward_id"], program=card.program).first()
+                reward = Reward.objects.filter(pk=data["reward_id"], program=program).first()
                 if reward is None:
                     raise RewardUnavailable()
-            actor = self.staff(card.program, data)
+            actor = self.staff(program, data)
             return lambda: _ledger_operation(
                 ledger.redeem_points(
                     card=card,
@@ -278,7 +298,8 @@ class CardViewSet(TerminalViewSet):
                     points=data.get("points"),
                     reward=reward,
                     actor=actor,
-                )
+                ),
+                self.store,
             )
 
         return self.run_once(request, prepare)
@@ -288,8 +309,8 @@ class CardViewSet(TerminalViewSet):
     def adjust(self, request, number=None):
         def prepare():
             data = self.validated(AdjustInput, request)
-            card = self.get_card(number)
-            actor = self.staff(card.program, data, manager=True)
+            card, program = self.card_to_change(number)
+            actor = self.staff(program, data, manager=True)
             return lambda: _ledger_operation(
                 ledger.adjust_points(
                     card=card,
@@ -297,7 +318,8 @@ class CardViewSet(TerminalViewSet):
                     points=data["points"],
                     reason=data["reason"],
                     actor=actor,
-                )
+                ),
+                self.store,
             )
 
         return self.run_once(request, prepare)
@@ -307,10 +329,11 @@ class CardViewSet(TerminalViewSet):
     def add_stamps(self, request, number=None):
         def prepare():
             data = self.validated(StampsInput, request)
-            card = self.get_card(number)
-            actor = self.staff(card.program, data)
+            card, program = self.card_to_change(number)
+            actor = self.staff(program, data)
             return lambda: _ledger_operation(
-                ledger.add_stamps(card=card, store=self.store, count=data["count"], actor=actor)
+                ledger.add_stamps(card=card, store=self.store, count=data["count"], actor=actor),
+                self.store,
             )
 
         return self.run_once(request, prepare)
@@ -320,10 +343,11 @@ class CardViewSet(TerminalViewSet):
     def redeem_stamps(self, request, number=None):
         def prepare():
             data = self.validated(StaffInput, request)
-            card = self.get_card(number)
-            actor = self.staff(card.program, data)
+            card, program = self.card_to_change(number)
+            actor = self.staff(program, data)
             return lambda: _ledger_operation(
-                ledger.redeem_stamps(card=card, store=self.store, actor=actor)
+                ledger.redeem_stamps(card=card, store=self.store, actor=actor),
+                self.store,
             )
 
         return self.run_once(request, prepare)
@@ -349,7 +373,8 @@ class TransactionViewSet(TerminalViewSet):
             return lambda: _ledger_operation(
                 ledger.void_transaction(
                     entry=entry, store=self.store, reason=data["reason"], actor=actor
-                )
+                ),
+                self.store,
             )
 
         return self.run_once(request, prepare)

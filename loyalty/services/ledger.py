@@ -74,7 +74,7 @@ def lock_card(card_id: int) -> Card:
     """The card row, locked until the end of the caller's transaction."""
     return (
         Card.all_objects.select_for_update(of=("self",))
-        .select_related("program", "customer", "enrolled_store")
+        .select_related("program", "customer")
         .get(pk=card_id)
     )
 

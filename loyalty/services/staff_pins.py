@@ -2,7 +2,7 @@ import datetime
 import hmac
 from typing import NoReturn
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty.errors import InvalidInput, PinInvalid, PinLocked
@@ -59,13 +59,13 @@ def verify_staff_pin(
     now = timezone.now()
     digest = pin_digest(pin) if is_well_formed(pin) else ""
     if staff_id is None:
-        if _is_locked(terminal_key.pin_locked_until, now):
-            raise PinLocked()
-        staff_pin = StaffPin.objects.filter(
-            store_id=terminal_key.store_id, pin_digest=digest, is_active=True
-        ).first()
-        if staff_pin is None:
+        found = _active_pin_by_digest(terminal_key, digest, now)
+        if found is None:
+            # Raises PinLocked, rather than counting, while the terminal is locked.
             _count_terminal_failure(terminal_key, now)
+        staff_pin, pin_locked, terminal_locked = found
+        if terminal_locked:
+            raise PinLocked()
     else:
         staff_pin = StaffPin.objects.filter(
             pk=staff_id, store_id=terminal_key.store_id, is_active=True
@@ -77,7 +77,8 @@ def verify_staff_pin(
             raise PinLocked()
         if not hmac.compare_digest(staff_pin.pin_digest, digest):
             _count_staff_pin_failure(staff_pin, now)
-    if _is_locked(staff_pin.locked_until, now):
+        pin_locked = False
+    if pin_locked:
         raise PinLocked()
     if staff_pin.failed_attempts:
         # The PIN's holder proved it: their count of wrong PINs in a row starts again.
@@ -91,6 +92,47 @@ def unlock_staff_pin(*, staff_pin: StaffPin) -> StaffPin:
     StaffPin.objects.filter(pk=staff_pin.pk).update(failed_attempts=0, locked_until=None)
     staff_pin.refresh_from_db(fields=["failed_attempts", "locked_until"])
     return staff_pin
+
+
+_ACTIVE_PIN_BY_DIGEST_SQL = f"""
+    SELECT pin.id, pin.staff_name, pin.is_manager, pin.failed_attempts,
+           pin.locked_until IS NOT NULL AND pin.locked_until > %(now)s,
+           (SELECT key.pin_locked_until > %(now)s FROM {TerminalKey._meta.db_table} key
+            WHERE key.id = %(key)s)
+    FROM {StaffPin._meta.db_table} pin
+    WHERE pin.store_id = %(store)s AND pin.pin_digest = %(digest)s AND pin.is_active
+"""
+
+
+def _active_pin_by_digest(terminal_key, digest, now) -> tuple[StaffPin, bool, bool] | None:
+    """The store's active PIN with this digest, whether it is locked, and whether PIN entry
+    at the terminal is locked (read fresh: `terminal_key` may be a cached copy).
+
+    One SQL statement: it runs on every terminal operation, where the ORM's own cost would
+    be a good part of the time spent."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ACTIVE_PIN_BY_DIGEST_SQL,
+            {
+                "now": connection.ops.adapt_datetimefield_value(now),
+                "key": terminal_key.pk,
+                "store": terminal_key.store_id,
+                "digest": digest,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pin_id, staff_name, is_manager, failed_attempts, pin_locked, terminal_locked = row
+    staff_pin = StaffPin(
+        pk=pin_id,
+        store_id=terminal_key.store_id,
+        staff_name=staff_name,
+        pin_digest=digest,
+        is_manager=bool(is_manager),
+        failed_attempts=failed_attempts,
+    )
+    return staff_pin, bool(pin_locked), bool(terminal_locked)
 
 
 def _is_locked(locked_until, now) -> bool:

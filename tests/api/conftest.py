@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from loyalty.api.authentication import forget_cached_keys
 from tests.factories import ProgramFactory, StaffPinFactory, TerminalKeyFactory
 
 STAFF_PIN = "1234"
@@ -15,8 +16,9 @@ BASE = "/api/v1/terminal"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
+def _fresh_caches():
     cache.clear()
+    forget_cached_keys()
 
 
 @pytest.fixture

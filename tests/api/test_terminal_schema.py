@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.management import call_command
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -70,7 +72,19 @@ def fuzzed_world(terminal, card, program, settings):
     }
 
 
-def test_no_generated_request_breaks_the_schema_or_the_server(fuzzed_world, staff_pin):
+@pytest.fixture
+def wsgi_inside_the_test_transaction():
+    """Like Django's test client: requests must not close the test's database connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def test_no_generated_request_breaks_the_schema_or_the_server(
+    fuzzed_world, staff_pin, wsgi_inside_the_test_transaction
+):
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(
         path_regex="^/api/v1/terminal/"
     )
