@@ -176,9 +176,44 @@ class TransactionPageOutput(serializers.Serializer):
     results = TransactionOutput(many=True)
 
 
+# Documents the answer of every ledger operation; `ledger_operation_body` builds it.
 class LedgerOperationOutput(serializers.Serializer):
     transaction = TransactionOutput()
     card = CardOutput()
+
+
+def ledger_operation_body(entry, card) -> dict:
+    """LedgerOperationOutput's data, built directly: a ledger operation is the busiest
+    answer, and instantiating three serializers (which copy all their fields) would cost
+    more than the rest of the response. A test holds the two to the same output."""
+    datetime_field = serializers.DateTimeField()
+    return {
+        "transaction": {
+            "id": entry.pk,
+            "type": entry.type,
+            "points_delta": entry.points_delta,
+            "points_balance_after": entry.points_balance_after,
+            "stamps_delta": entry.stamps_delta,
+            "stamps_balance_after": entry.stamps_balance_after,
+            "purchase_amount_cents": entry.purchase_amount_cents,
+            "order_reference": entry.order_reference,
+            "reason": entry.reason,
+            "store": entry.store.code if entry.store_id else None,
+            "created_at": datetime_field.to_representation(entry.created_at),
+            "voided_by": None,
+            "voids": entry.voids_id,
+        },
+        "card": {
+            "number": card.number,
+            "points_balance": card.points_balance,
+            "stamp_count": card.stamp_count,
+            "stamps_target": card.program.stamps_target,
+            "is_active": card.is_active,
+            "enrolled_store": card.enrolled_store.code,
+            "customer_first_name": card.customer.first_name if card.customer_id else "",
+            "last_activity_at": datetime_field.to_representation(card.last_activity_at),
+        },
+    }
 
 
 class StaffPinOutput(serializers.Serializer):

@@ -28,7 +28,6 @@ from loyalty.api.serializers import (
     EarnInput,
     EnrollmentInput,
     EnrollmentOutput,
-    LedgerOperationOutput,
     ProgramOutput,
     RedeemInput,
     StaffInput,
@@ -36,6 +35,7 @@ from loyalty.api.serializers import (
     StampsInput,
     TransactionOutput,
     VoidInput,
+    ledger_operation_body,
 )
 from loyalty.errors import InvalidInput, NoLiveProgram, NotFound, RewardUnavailable
 from loyalty.models import Card, Program, Reward, StaffPin, Transaction
@@ -165,7 +165,7 @@ def _ledger_operation(entry: Transaction, store) -> dict:
     if card.enrolled_store_id == store.pk:
         # Most cards are used where they were enrolled: no query for what we hold.
         card.enrolled_store = store
-    return LedgerOperationOutput({"transaction": entry, "card": card}).data
+    return ledger_operation_body(entry, card)
 
 
 class ProgramViewSet(TerminalViewSet):

@@ -291,3 +291,14 @@ def test_it_refuses_to_adjust_below_zero(terminal, card):
     assert response.status_code == 409
     assert response.json()["code"] == "insufficient_points"
     assert balance(card) == 5
+
+
+def test_the_ledger_operation_answer_matches_its_documented_serializer(card, store):
+    from loyalty.api.serializers import LedgerOperationOutput, ledger_operation_body
+
+    earned = ledger.earn_points(card=card, store=store, points=3, order_reference="R")
+    reversal = ledger.void_transaction(entry=earned, store=store, reason="Oops")
+    for entry in (earned, reversal):
+        entry.refresh_from_db()
+        documented = LedgerOperationOutput({"transaction": entry, "card": entry.card}).data
+        assert ledger_operation_body(entry, entry.card) == documented
