@@ -35,7 +35,7 @@ class StaffInput(serializers.Serializer):
 class EnrollmentInput(StaffInput):
     email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=100)
-    last_name = serializers.CharField(max_length=100, required=False, default="")
+    last_name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
     birth_date = serializers.DateField(required=False, allow_null=True, default=None)
     locale = serializers.ChoiceField(Locale.choices, required=False, allow_null=True, default=None)

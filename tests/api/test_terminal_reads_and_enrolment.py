@@ -153,6 +153,14 @@ def test_it_enrols_a_customer_with_the_welcome_bonus(terminal, program):
     assert Card.objects.get(number=body["number"]).customer == customer
 
 
+def test_it_enrols_with_only_an_email_and_a_first_name(terminal, program):
+    response = terminal.post(
+        "enrollments/",
+        {"email": "a@example.com", "first_name": "A", "last_name": "", "staff_pin": STAFF_PIN},
+    )
+    assert response.status_code == 201
+
+
 def test_it_refuses_to_enrol_a_customer_twice(terminal, program, merchant, store):
     customer = CustomerFactory(merchant=merchant, email="ann@example.com")
     CardFactory(program=program, customer=customer, enrolled_store=store)
