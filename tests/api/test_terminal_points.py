@@ -1,4 +1,7 @@
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from loyalty.models import Program, Transaction
 from loyalty.services import ledger
@@ -302,3 +305,63 @@ def test_the_ledger_operation_answer_matches_its_documented_serializer(card, sto
         entry.refresh_from_db()
         documented = LedgerOperationOutput({"transaction": entry, "card": entry.card}).data
         assert ledger_operation_body(entry, entry.card) == documented
+
+
+LEDGER_ACTIONS = {
+    "points/earn": {"points": 5},
+    "points/redeem": {"points": 5},
+    "points/adjust": {"points": 5, "reason": "Goodwill"},
+    "stamps": {},
+    "stamps/redeem": {},
+}
+
+
+@pytest.mark.parametrize("action", LEDGER_ACTIONS)
+def test_every_ledger_action_refuses_an_inactive_card(terminal, card, action):
+    give(card, 50)
+    ledger.add_stamps(card=card, store=card.enrolled_store, count=5)
+    card.is_active = False
+    card.save()
+    response = terminal.post(
+        f"cards/{card.number}/{action}/", {**LEDGER_ACTIONS[action], "staff_pin": MANAGER_PIN}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "card_inactive"
+    assert Transaction.objects.filter(card=card).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "code"),
+    [
+        ("points/earn", Program.Kind.STAMPS, "points_not_enabled"),
+        ("points/redeem", Program.Kind.STAMPS, "points_not_enabled"),
+        ("points/adjust", Program.Kind.STAMPS, "points_not_enabled"),
+        ("stamps", Program.Kind.POINTS, "stamps_not_enabled"),
+        ("stamps/redeem", Program.Kind.POINTS, "stamps_not_enabled"),
+    ],
+)
+def test_every_ledger_action_refuses_what_the_programme_does_not_collect(
+    terminal, card, program, action, kind, code
+):
+    program.kind = kind
+    program.save()
+    response = terminal.post(
+        f"cards/{card.number}/{action}/", {**LEDGER_ACTIONS[action], "staff_pin": MANAGER_PIN}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == code
+    assert not Transaction.objects.filter(card=card).exists()
+
+
+@pytest.mark.parametrize("action", LEDGER_ACTIONS)
+def test_every_ledger_action_refuses_a_locked_pin(terminal, card, manager_pin, action):
+    from loyalty.models import StaffPin
+
+    StaffPin.objects.filter(pk=manager_pin.pk).update(
+        locked_until=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    response = terminal.post(
+        f"cards/{card.number}/{action}/", {**LEDGER_ACTIONS[action], "staff_pin": MANAGER_PIN}
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "pin_locked"
