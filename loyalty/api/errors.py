@@ -1,12 +1,14 @@
 """One JSON shape for every error: `code`, `detail`, and `fields` for invalid input."""
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from loyalty.errors import DomainError, RetryLater
+from loyalty.errors import Busy, DomainError, RetryLater
+from loyalty.services.contention import is_contention
 
 VALIDATION_DETAIL = "The input is not valid."
 
@@ -14,6 +16,10 @@ VALIDATION_DETAIL = "The input is not valid."
 def error_response(exc: Exception) -> Response | None:
     """The response for an error, or None for an unexpected exception (a server error)."""
     headers = {}
+    if isinstance(exc, OperationalError) and is_contention(exc):
+        # A lock wait that timed out outside the retried ledger transaction (a PIN count,
+        # an idempotency claim): the same answer as contention that outlasted its retries.
+        exc = Busy()
     if isinstance(exc, DomainError):
         status, code, detail, fields = exc.status, exc.code, exc.detail, exc.fields
         if isinstance(exc, RetryLater):

@@ -163,3 +163,15 @@ def test_a_card_locked_too_long_answers_503_busy_not_500(terminal_key, staff_pin
     assert response.json()["code"] == "busy"
     assert response["Retry-After"] == "1"
     assert not Transaction.objects.filter(card=card).exists()
+
+
+def test_a_lock_timeout_outside_the_ledger_transaction_is_503_busy(terminal, card):
+    with mock.patch(
+        "loyalty.services.staff_pins._count_terminal_failure", side_effect=_lock_timeout()
+    ):
+        response = terminal.post(
+            f"cards/{card.number}/points/earn/", {"points": 1, "staff_pin": "0000"}
+        )
+    assert response.status_code == 503
+    assert response.json()["code"] == "busy"
+    assert response["Retry-After"] == "1"
