@@ -154,6 +154,14 @@ def _json_response(body: str, status: int) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json")
 
 
+def _card_number(raw: str) -> str:
+    # A mistyped number (wrong check digit) cannot be any card: not found, without a query.
+    number = card_numbers.normalize(raw)
+    if number is None:
+        raise NotFound("Card not found.")
+    return number
+
+
 def _parse_id(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
         raise NotFound()
@@ -218,24 +226,18 @@ class CardViewSet(TerminalViewSet):
         "redeem_stamps": "stamps_redeem",
     }
 
-    def cards(self, number: str):
-        """The merchant's live cards with this number (none if it is malformed)."""
-        normalized = card_numbers.normalize(number)
-        if normalized is None:
-            raise NotFound("Card not found.")
-        return Card.objects.filter(number=normalized, program__merchant_id=self.store.merchant_id)
-
     def get_card(self, number: str) -> Card:
-        card = self.cards(number).select_related("program", "enrolled_store", "customer").first()
+        card = (
+            Card.objects.select_related("program", "enrolled_store", "customer")
+            .filter(number=_card_number(number), program__merchant_id=self.store.merchant_id)
+            .first()
+        )
         if card is None:
             raise NotFound("Card not found.")
         return card
 
     def card_to_change(self, number: str) -> tuple[Card, Program]:
-        found = None
-        normalized = card_numbers.normalize(number)
-        if normalized is not None:
-            found = card_to_change(number=normalized, merchant_id=self.store.merchant_id)
+        found = card_to_change(number=_card_number(number), merchant_id=self.store.merchant_id)
         if found is None:
             raise NotFound("Card not found.")
         return found
