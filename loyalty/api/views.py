@@ -49,7 +49,11 @@ from loyalty.services.idempotency import (
     release_idempotency_key,
     request_digest,
 )
-from loyalty.services.staff_pins import authorize_terminal_staff, unlock_staff_pin
+from loyalty.services.staff_pins import (
+    authorize_terminal_staff,
+    confirm_staff_pin_still_open,
+    unlock_staff_pin,
+)
 
 _IDEMPOTENCY_KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,255}")
 _renderer = JSONRenderer()
@@ -66,6 +70,8 @@ class TerminalViewSet(viewsets.ViewSet):
     permission_classes = [HasTerminalKey]
     # Action name -> key of settings.TERMINAL_RATE_LIMITS.
     rate_limits: dict[str, str] = {}
+    # The staff PIN that `staff()` accepted, and the staff_id it came with.
+    checked_pin = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -100,6 +106,8 @@ class TerminalViewSet(viewsets.ViewSet):
             staff_id=data.get("staff_id"),
             manager=manager,
         )
+        if staff_pin is not None:
+            self.checked_pin = (staff_pin, data.get("staff_id"))
         return ledger.Actor(staff_pin=staff_pin)
 
     def run_once(self, request, prepare: Callable[[], Callable[[], dict]], status: int = 201):
@@ -114,6 +122,11 @@ class TerminalViewSet(viewsets.ViewSet):
             write = prepare()
 
             def write_and_record():
+                if self.checked_pin is not None:
+                    staff_pin, staff_id = self.checked_pin
+                    confirm_staff_pin_still_open(
+                        terminal_key=self.terminal_key, staff_pin=staff_pin, staff_id=staff_id
+                    )
                 body = _render(write())
                 if claim is not None:
                     record_response(claim=claim, status=status, body=body)
