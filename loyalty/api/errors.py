@@ -1,6 +1,6 @@
 """One JSON shape for every error: `code`, `detail`, and `fields` for invalid input."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions
@@ -26,6 +26,8 @@ def error_response(exc: Exception) -> Response | None:
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, Http404):
         status, code, detail, fields = 404, "not_found", "Not found.", None
+    elif isinstance(exc, RequestDataTooBig):
+        status, code, detail, fields = 413, "too_large", "The request body is too large.", None
     elif isinstance(exc, PermissionDenied):
         status, code, detail, fields = 403, "permission_denied", "Permission denied.", None
     elif isinstance(exc, exceptions.ValidationError):

@@ -79,6 +79,7 @@ POST_ERRORS = {
         "`pin_invalid`: missing, wrong or not a manager's; `pin_locked`: too many "
         "wrong PINs, locked for 15 minutes."
     ),
+    413: _error("`too_large`: the request body is too large."),
     422: _error("`idempotency_key_reused`: this key came with another request."),
     503: _retry("`busy`: the card stayed locked by other operations; retry."),
 }

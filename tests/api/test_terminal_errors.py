@@ -105,3 +105,13 @@ def test_a_void_of_a_void_has_the_error_shape(terminal, card):
 
 def test_unauthenticated_errors_have_the_shape(db):
     assert_error(APIClient().get(f"{BASE}/program/"), 401, "not_authenticated")
+
+
+def test_an_oversized_body_is_413_in_the_error_shape(terminal, card, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = terminal.post(
+        f"cards/{card.number}/points/earn/",
+        {"points": 1, "staff_pin": STAFF_PIN, "order_reference": "x" * 200},
+        idempotency_key="big",
+    )
+    assert_error(response, 413, "too_large")
