@@ -4,6 +4,7 @@ With none set the project runs on embedded defaults: SQLite, Celery tasks run ea
 in-process, emails go to the console, Google Wallet is off.
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -142,6 +143,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "loyalty.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -149,7 +151,38 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Points and stamp programmes: store terminals, merchants and operators.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "TAGS": [
+        {"name": "Loyalty - Store", "description": "Store terminals: cards, points, stamps."},
+        {"name": "Loyalty - Merchant", "description": "Merchants' managers."},
+        {"name": "Loyalty - Admin", "description": "Platform operators."},
+        {"name": "Loyalty - Public", "description": "Customers, without a key."},
+    ],
 }
+
+# Terminal API rate limits, per terminal key (django-ratelimit rates: count/period). Each
+# can be set from the environment, e.g. TERMINAL_RATE_LIMIT_EARN=120/m; RATELIMIT_ENABLE=false
+# turns limiting off (load tests). The counts live in the default cache, which must be shared
+# by every web process (CACHE_URL) for a cap to hold across them.
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+TERMINAL_RATE_LIMITS = {
+    scope: env(f"TERMINAL_RATE_LIMIT_{scope.upper()}", default)
+    for scope, default in {
+        "program": "30/m",
+        "enroll": "10/m",
+        "earn": "60/m",
+        "stamps": "60/m",
+        "redeem": "30/m",
+        "stamps_redeem": "30/m",
+        "void": "20/m",
+        "adjust": "20/m",
+        "unlock": "10/m",
+    }.items()
+}
+for _scope, _rate in TERMINAL_RATE_LIMITS.items():
+    if not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", _rate):
+        raise ImproperlyConfigured(
+            f"TERMINAL_RATE_LIMIT_{_scope.upper()} must look like 60/m, not {_rate!r}"
+        )
 
 # Celery: eager in-process unless a broker is configured.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")

@@ -63,20 +63,74 @@ class NoLiveProgram(DomainError):
     default_detail = "The merchant has no live programme."
 
 
+class PinInvalid(DomainError):
+    code = "pin_invalid"
+    status = 403
+    default_detail = "The staff PIN is not valid."
+
+
+class PinLocked(DomainError):
+    code = "pin_locked"
+    status = 403
+    default_detail = "Too many wrong PINs: PIN entry is locked for a while."
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status = 422
+    default_detail = "This Idempotency-Key was already used with another request."
+
+
+class RetryLater(DomainError):
+    """An error the client should retry after `retry_after` seconds (sent as Retry-After)."""
+
+    retry_after = 1
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None):
+        super().__init__(detail)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
+class IdempotencyKeyInProgress(RetryLater):
+    code = "idempotency_key_in_progress"
+    status = 409
+    default_detail = "A request with this Idempotency-Key is still being processed."
+
+
+class RateLimited(RetryLater):
+    code = "rate_limited"
+    status = 429
+    default_detail = "Too many requests: slow down."
+
+
+class Busy(RetryLater):
+    code = "busy"
+    status = 503
+    default_detail = "The card is busy with other operations: retry shortly."
+
+
 __all__ = [
     "AlreadyEnrolled",
     "AlreadyVoided",
     "BelowMinimumPurchase",
+    "Busy",
     "CardInactive",
     "CrossLocationNotAllowed",
     "DomainError",
+    "IdempotencyKeyInProgress",
+    "IdempotencyKeyReused",
     "InsufficientPoints",
     "InsufficientStamps",
     "InvalidInput",
     "NoLiveProgram",
     "NotFound",
     "NotVoidable",
+    "PinInvalid",
+    "PinLocked",
     "PointsNotEnabled",
+    "RateLimited",
+    "RetryLater",
     "RewardUnavailable",
     "StampsNotEnabled",
 ]

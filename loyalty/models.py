@@ -244,7 +244,39 @@ class TerminalKey(AbstractAPIKey):
     """One API key per store terminal; only its SHA-512 digest is stored."""
 
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminal_keys")
+    # Wrong PINs sent without a staff_id match no StaffPin row, so they count against the
+    # terminal (see loyalty.services.staff_pins). A right PIN does not reset this count:
+    # otherwise anyone holding one PIN could keep guessing another.
+    pin_failures = models.PositiveIntegerField(default=0, editable=False)
+    pin_failures_since = models.DateTimeField(null=True, blank=True, editable=False)
+    pin_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "terminal API key"
         verbose_name_plural = "terminal API keys"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST carrying an Idempotency-Key, replayed to retries.
+
+    Claimed (committed, without a response) before the work starts, so that a concurrent
+    retry sees it in flight; completed in the same database transaction as the ledger row.
+    """
+
+    terminal_key = models.ForeignKey(TerminalKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_digest = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The rendered JSON, kept as sent so that a replay is byte for byte the same.
+    response_body = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["terminal_key", "key"], name="idempotency_key_unique_per_terminal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Load test of the terminal earn endpoint, with a trivial DRF endpoint as the ceiling.
+
+    .venv/bin/python bench/terminal_load.py [--database-url URL] [--seconds 30]
+
+Recreates the PostgreSQL database named in --database-url (default: loyalty_bench on
+127.0.0.1), loads 10,000 cards and 50 terminal keys, starts gunicorn on 127.0.0.1:8013 and
+drives earn with 50 concurrent terminals (each request with its own Idempotency-Key, staff
+PIN, rate limiting on with caps high enough never to bite), then the ceiling endpoint.
+Needs PostgreSQL, and Redis on 127.0.0.1:6379 for the shared rate-limit cache.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST, PORT = "127.0.0.1", 8013
+TERMINALS = 50
+CARDS = 10_000
+STAFF_PIN = "1234"
+LOAD_PROCESSES = 1
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": database_url,
+        "DJANGO_SECRET_KEY": "benchmark-only-secret-key-benchmark-only-secret-key",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_ALLOWED_HOSTS": HOST,
+        "CACHE_URL": "redis://127.0.0.1:6379/13",
+        "TERMINAL_RATE_LIMIT_EARN": "1000000/m",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def recreate_database(database_url: str) -> None:
+    import psycopg
+
+    base, _, name = database_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seed() -> tuple[list[str], list[str]]:
+    """Run inside the server's environment: migrate, then the data. Returns keys, cards."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from loyalty import card_numbers
+    from loyalty.models import Card, Program
+    from loyalty.services.staff_pins import set_staff_pin
+    from loyalty.services.terminal_keys import issue_terminal_key
+    from merchants.models import Merchant, Store
+
+    call_command("migrate", verbosity=0)
+    merchant = Merchant.objects.create(name="Bench Bakery", slug="bench-bakery")
+    store = Store.objects.create(merchant=merchant, code="main", name="Main")
+    program = Program.objects.create(merchant=merchant, name="Bench", require_staff_pin=True)
+    set_staff_pin(store=store, staff_name="Sam", pin=STAFF_PIN)
+    keys = [issue_terminal_key(store=store, name=f"till {n}")[1] for n in range(TERMINALS)]
+    numbers = list({card_numbers.generate() for _ in range(CARDS * 2)})[:CARDS]
+    Card.objects.bulk_create(
+        [Card(program=program, enrolled_store=store, number=n) for n in numbers],
+        batch_size=2000,
+    )
+    return keys, numbers
+
+
+def start_server(env: dict[str, str], workers: int, threads: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"{HOST}:{PORT}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection((HOST, PORT), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams: a general-purpose client
+    costs more CPU per request than the server's trivial endpoint, and would measure itself."""
+
+    def __init__(self):
+        self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, headers: dict, body: bytes = b"") -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(HOST, PORT)
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length, close = 0, False
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True
+        await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+            self.writer = None
+        return int(status_line.split()[1])
+
+
+async def drive(request, concurrency: int, seconds: float) -> tuple[list[float], dict]:
+    """Run `concurrency` loops of `request(connection, n)` for `seconds`."""
+    latencies: list[float] = []
+    statuses: dict = {}
+    deadline = time.perf_counter() + seconds
+
+    async def loop(n: int) -> None:
+        connection = Connection()
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                status = await request(connection, n)
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                status = type(exc).__name__
+                connection = Connection()
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(loop(n) for n in range(concurrency)))
+    return latencies, statuses
+
+
+def earn_load(keys, numbers, seconds, share, out):
+    rng = random.Random(share)
+
+    async def earn(connection, n):
+        terminal = n * LOAD_PROCESSES + share
+        body = json.dumps(
+            {"purchase_amount_cents": rng.randint(100, 10_000), "staff_pin": STAFF_PIN}
+        ).encode()
+        return await connection.request(
+            "POST",
+            f"/api/v1/terminal/cards/{rng.choice(numbers)}/points/earn/",
+            {
+                "Authorization": f"Api-Key {keys[terminal]}",
+                "Idempotency-Key": str(uuid.uuid4()),
+                "Content-Type": "application/json",
+            },
+            body,
+        )
+
+    out.put(asyncio.run(drive(earn, TERMINALS // LOAD_PROCESSES, seconds)))
+
+
+def ceiling_load(seconds, share, out):
+    async def ceiling(connection, n):
+        return await connection.request("GET", "/bench/ceiling/", {})
+
+    out.put(asyncio.run(drive(ceiling, TERMINALS // LOAD_PROCESSES, seconds)))
+
+
+def measure(target, args, seconds) -> tuple[float, list[float], dict]:
+    """Run the load from LOAD_PROCESSES processes and merge their figures."""
+    out = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=target, args=(*args, seconds, share, out))
+        for share in range(LOAD_PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    results = [out.get() for _ in processes]
+    for process in processes:
+        process.join()
+    latencies = [latency for result in results for latency in result[0]]
+    statuses: dict = {}
+    for _, counts in results:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return len(latencies) / seconds, latencies, statuses
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(fraction * 1000) - 1]
+
+
+def report(name: str, rate: float, latencies: list[float], statuses: dict) -> None:
+    print(
+        f"{name:<8} {rate:8.0f} req/s   p50 {percentile(latencies, 0.50) * 1000:6.1f} ms   "
+        f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   statuses {statuses}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/loyalty_bench"
+    )
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    env = server_env(args.database_url)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    print(f"Recreating {args.database_url} and loading {CARDS} cards ...", flush=True)
+    recreate_database(args.database_url)
+    keys, numbers = seed()
+    server = start_server(env, args.workers, args.threads)
+    try:
+        print(
+            f"gunicorn on {HOST}:{PORT}: {args.workers} workers x {args.threads} threads "
+            f"(gthread); {TERMINALS} terminals"
+        )
+        measure(earn_load, (keys, numbers), 3)  # warm-up: connections, caches
+        earn_rate, earn_latencies, earn_statuses = measure(earn_load, (keys, numbers), args.seconds)
+        report("earn", earn_rate, earn_latencies, earn_statuses)
+        measure(ceiling_load, (), 3)
+        ceiling_rate, ceiling_latencies, ceiling_statuses = measure(ceiling_load, (), args.seconds)
+        report("ceiling", ceiling_rate, ceiling_latencies, ceiling_statuses)
+    finally:
+        server.terminate()
+        server.wait(10)
+    errors = sum(count for status, count in earn_statuses.items() if status != 201)
+    print(
+        f"earn / ceiling = {earn_rate / ceiling_rate:.2f}   "
+        f"earn p99 = {percentile(earn_latencies, 0.99) * 1000:.1f} ms   errors = {errors}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
