@@ -38,8 +38,10 @@ EXPIRATION_DAYS = 365
 def recreate_database(url: str) -> None:
     base, _, name = url.rpartition("/")
     if not name.startswith("loyalty_bench"):
-        sys.exit(f"Refusing to recreate {name!r}: the benchmark database's name must start with "
-                 "'loyalty_bench'.")
+        sys.exit(
+            f"Refusing to recreate {name!r}: the benchmark database's name must start with "
+            "'loyalty_bench'."
+        )
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -285,9 +287,7 @@ def main() -> None:
     print(f"  loaded in {time.perf_counter() - started:.1f} s")
     memory_before = peak_memory_mib()
 
-    counts, service_seconds = timed(
-        lambda: expire_points(now=now, merchants=[merchant])
-    )
+    counts, service_seconds = timed(lambda: expire_points(now=now, merchants=[merchant]))
     memory_after_service = peak_memory_mib()
     floor_cards, floor_seconds = timed(sql_floor, floor_program, now)
     loop_cards, loop_seconds = timed(per_card_loop, sample_program, now)

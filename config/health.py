@@ -41,7 +41,7 @@ def readyz(request):
         reasons += _expiry_reasons()
     if settings.CELERY_BROKER_URL:
         try:
-            with app.connection_for_write() as broker:
+            with app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
                 broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
         except Exception as exc:  # kombu raises transport-specific errors
             reasons.append(f"broker unreachable: {exc}")
