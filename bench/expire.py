@@ -254,6 +254,24 @@ def ledger_mismatches() -> int:
         return cursor.fetchone()[0]
 
 
+def time_email_queueing() -> list[float]:
+    """Wrap the service's email queueing to add up the time it takes."""
+    from loyalty.services import expiry
+
+    total = [0.0]
+    queue_emails = expiry.queue_emails
+
+    def timed_queue_emails(requests):
+        started = time.perf_counter()
+        try:
+            return queue_emails(requests)
+        finally:
+            total[0] += time.perf_counter() - started
+
+    expiry.queue_emails = timed_queue_emails
+    return total
+
+
 def timed(function, *args):
     started = time.perf_counter()
     result = function(*args)
@@ -287,6 +305,7 @@ def main() -> None:
     print(f"  loaded in {time.perf_counter() - started:.1f} s")
     memory_before = peak_memory_mib()
 
+    email_seconds = time_email_queueing()
     counts, service_seconds = timed(lambda: expire_points(now=now, merchants=[merchant]))
     memory_after_service = peak_memory_mib()
     floor_cards, floor_seconds = timed(sql_floor, floor_program, now)
@@ -307,7 +326,15 @@ def main() -> None:
         f"per-card ORM: {loop_cards:>9,} cards expired in {loop_seconds:6.2f} s "
         f"= {loop_rate:>9,.0f} cards/s"
     )
+    print(
+        f"  of which queueing the emails (messaging.services.queue_emails): "
+        f"{email_seconds[0]:.2f} s"
+    )
     print(f"service time / SQL floor time: {service_seconds / floor_seconds:.2f}x")
+    print(
+        "service time without the emails / SQL floor time: "
+        f"{(service_seconds - email_seconds[0]) / floor_seconds:.2f}x"
+    )
     print(f"service speed / per-card loop speed: {service_rate / loop_rate:.1f}x")
     print(
         f"peak memory (RSS): {memory_before:.1f} MiB after loading, "

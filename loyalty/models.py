@@ -126,6 +126,8 @@ class Card(SoftDeleteModel):
         ]
         indexes = [
             models.Index(fields=["program", "last_activity_at"], name="card_program_activity"),
+            # Expiry walks a programme's cards by primary key, chunk after chunk.
+            models.Index(fields=["program", "id"], name="card_program_id"),
         ]
 
     def __str__(self) -> str:

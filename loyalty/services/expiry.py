@@ -7,8 +7,9 @@ A card's points expire `points_expiration_days` after its last activity: it expi
 given after that activity (`last_expiration_warning_at`) counts for the cycle.
 
 The work is set-based. Per programme the cards are taken in chunks of CHUNK_SIZE with
-`SELECT ... FOR UPDATE SKIP LOCKED`, walking the (program, last_activity_at) index by key, so
-each chunk reads only its own rows however many chunks came before. Each chunk is one
+`SELECT ... FOR UPDATE SKIP LOCKED`, walking them by primary key (`id > last id`, on the
+(program, id) index), so each chunk reads only its own rows however many chunks came before,
+in table order. Each chunk is one
 transaction: one INSERT ... SELECT writes its ledger rows, one UPDATE zeroes its balances. Its
 emails are queued after the commit, in one call.
 
@@ -25,8 +26,7 @@ from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, F, Q, QuerySet, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty import card_numbers
@@ -183,34 +183,22 @@ def _expire_chunks(*, program: Program, now: datetime.datetime) -> Iterator[list
 def _chunks(
     cards: QuerySet[Card], *, fields: tuple[str, ...], apply: Callable[[list[int]], None]
 ) -> Iterator[list[dict]]:
-    """Lock the cards chunk by chunk, in (last_activity_at, id) order; call `apply` with each
+    """Lock the cards chunk by chunk, walking them by primary key; call `apply` with each
     chunk's ids inside its transaction, and yield the chunk's rows after the commit."""
-    after = None
+    last_id = 0
     while True:
-        chunk = cards if after is None else cards.filter(_after_key(*after))
         with transaction.atomic(durable=True):
             rows = list(
-                chunk.select_for_update(skip_locked=True, of=("self",))
-                .order_by("last_activity_at", "pk")
+                cards.filter(pk__gt=last_id)
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("pk")
                 .values(*fields, "points_balance", "last_activity_at")[:CHUNK_SIZE]
             )
             if not rows:
                 return
             apply([row["pk"] for row in rows])
         yield rows
-        after = (rows[-1]["last_activity_at"], rows[-1]["pk"])
-
-
-def _after_key(last_activity_at: datetime.datetime, pk: int) -> RawSQL:
-    # A row comparison, so that the walk is one range of the (program, last_activity_at)
-    # index rather than a re-scan from its start.
-    qn = connection.ops.quote_name
-    table = qn(Card._meta.db_table)
-    return RawSQL(
-        f"({table}.{qn('last_activity_at')}, {table}.{qn('id')}) > (%s, %s)",
-        (connection.ops.adapt_datetimefield_value(last_activity_at), pk),
-        output_field=BooleanField(),
-    )
+        last_id = rows[-1]["pk"]
 
 
 def _insert_expiry_rows(*, program: Program, card_ids: list[int], reason: str) -> None:
