@@ -1,0 +1,92 @@
+"""The beat schedule rows made by the data migration. The rows are data from a migration, so
+these tests restore them (`serialized_rollback`) after other tests flushed the database."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import ModelEntry
+
+from config.celery import app
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+LUXEMBOURG = zoneinfo.ZoneInfo("Europe/Luxembourg")
+# Beat sleeps at most this long between two looks at its schedule (its max_interval).
+BEAT_MAX_INTERVAL = datetime.timedelta(minutes=5)
+
+
+def test_the_migration_creates_the_schedules_of_the_design():
+    rows = {
+        task.task: (task.enabled, str(task.crontab))
+        for task in PeriodicTask.objects.select_related("crontab")
+    }
+
+    assert rows == {
+        "loyalty.expire_points": (True, "0 2 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.sync_wallet_passes": (False, "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.send_birthday_emails": (False, "0 8 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.send_reengagement_emails": (
+            False,
+            "0 10 * * 1 (m/h/dM/MY/d) Europe/Luxembourg",
+        ),
+    }
+    assert set(rows) <= set(app.tasks)
+
+
+def test_re_running_the_migration_neither_duplicates_nor_undoes_an_operators_change():
+    expire = PeriodicTask.objects.get(task="loyalty.expire_points")
+    expire.enabled = False
+    expire.crontab.hour = "3"
+    expire.crontab.save()
+    expire.save()
+
+    call_command("migrate", "loyalty", "0003", verbosity=0)
+    call_command("migrate", "loyalty", verbosity=0)
+
+    assert PeriodicTask.objects.count() == 4
+    expire = PeriodicTask.objects.get(task="loyalty.expire_points")
+    assert expire.enabled is False
+    assert expire.crontab.hour == "3"
+
+
+def local_runs_of_daily_expiry(day: datetime.date) -> list[datetime.datetime]:
+    """Simulate beat from the evening before `day` to the morning after, and return the
+    local times at which it sends loyalty.expire_points."""
+    task = PeriodicTask.objects.get(task="loyalty.expire_points")
+    start = datetime.datetime.combine(day - datetime.timedelta(days=1), datetime.time(20))
+    now = start.replace(tzinfo=LUXEMBOURG).astimezone(datetime.UTC)
+    end = now + datetime.timedelta(hours=36)
+    task.last_run_at = now
+    entry = ModelEntry(task, app=app)
+    runs = []
+    while now < end:
+        with time_machine.travel(now, tick=False):
+            is_due, next_in = entry.is_due()
+            if is_due:
+                runs.append(now.astimezone(LUXEMBOURG))
+                entry = next(entry)
+        now += min(datetime.timedelta(seconds=next_in), BEAT_MAX_INTERVAL)
+    return [run for run in runs if run.date() == day]
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        datetime.date(2026, 3, 29),  # 02:00 does not exist: clocks jump to 03:00
+        datetime.date(2026, 10, 25),  # 02:00 happens twice: clocks go back at 03:00
+    ],
+)
+def test_daily_expiry_runs_exactly_once_on_a_daylight_saving_day(day):
+    runs = local_runs_of_daily_expiry(day)
+
+    assert len(runs) == 1, runs
+
+
+def test_daily_expiry_runs_at_2_am_local_time_on_an_ordinary_day():
+    runs = local_runs_of_daily_expiry(datetime.date(2026, 6, 10))
+
+    assert [run.strftime("%H:%M %z") for run in runs] == ["02:00 +0200"]
