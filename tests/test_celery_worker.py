@@ -42,7 +42,7 @@ def redis_answers() -> bool:
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not redis_answers(), reason=f"needs Redis at {REDIS_URL}"),
 ]
 
@@ -83,7 +83,7 @@ def worker(queue, tmp_path):
     redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
-def test_the_worker_runs_the_scheduled_expiry_and_records_it(worker, queue):
+def test_the_worker_runs_the_scheduled_expiry_and_records_it(schedules, worker, queue):
     expire_schedule = PeriodicTask.objects.get(task=EXPIRE_POINTS)
     assert expire_schedule.enabled
     program = ProgramFactory(points_expiration_days=30)

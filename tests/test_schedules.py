@@ -1,5 +1,4 @@
-"""The beat schedule rows made by the data migration. The rows are data from a migration, so
-these tests restore them (`serialized_rollback`) after other tests flushed the database."""
+"""The beat schedule rows made by the data migration."""
 
 import datetime
 import zoneinfo
@@ -12,7 +11,7 @@ from django_celery_beat.schedulers import ModelEntry
 
 from config.celery import app
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("schedules")]
 
 LUXEMBOURG = zoneinfo.ZoneInfo("Europe/Luxembourg")
 # Beat sleeps at most this long between two looks at its schedule (its max_interval).
@@ -37,6 +36,7 @@ def test_the_migration_creates_the_schedules_of_the_design():
     assert set(rows) <= set(app.tasks)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_re_running_the_migration_neither_duplicates_nor_undoes_an_operators_change():
     expire = PeriodicTask.objects.get(task="loyalty.expire_points")
     expire.enabled = False
