@@ -83,20 +83,21 @@ def test_two_runs_at_once_expire_each_card_exactly_once(program, monkeypatch):
     # The first run holds its first chunk locked until the second run has committed a chunk
     # of its own: the second run must skip the locked rows, not wait for them.
     second_committed = threading.Event()
-    insert_expiry_rows = expiry._insert_expiry_rows
+    expire_chunk = expiry._expire_chunk
     queue_emails = expiry.queue_emails
 
-    def insert_and_hold(**kwargs):
-        insert_expiry_rows(**kwargs)
+    def expire_and_hold(**kwargs):
+        rows = expire_chunk(**kwargs)
         if threading.current_thread().name == "first" and not second_committed.is_set():
             assert second_committed.wait(timeout=20)
+        return rows
 
     def queue_and_signal(requests):
         if threading.current_thread().name == "second":
             second_committed.set()
         return queue_emails(requests)
 
-    monkeypatch.setattr(expiry, "_insert_expiry_rows", insert_and_hold)
+    monkeypatch.setattr(expiry, "_expire_chunk", expire_and_hold)
     monkeypatch.setattr(expiry, "queue_emails", queue_and_signal)
     results, errors = {}, []
 
@@ -130,17 +131,18 @@ django.setup()
 from loyalty.services import expiry
 
 expiry.CHUNK_SIZE = int(sys.argv[2])
-insert_expiry_rows = expiry._insert_expiry_rows
+expire_chunk = expiry._expire_chunk
 calls = []
 
-def insert_then_die(**kwargs):
-    insert_expiry_rows(**kwargs)
+def expire_then_die(**kwargs):
+    rows = expire_chunk(**kwargs)
     calls.append(1)
     if len(calls) == 3:
-        # Killed inside the third chunk's transaction, after its ledger rows were written.
+        # Killed inside the third chunk's transaction, after its rows were written.
         os.kill(os.getpid(), signal.SIGKILL)
+    return rows
 
-expiry._insert_expiry_rows = insert_then_die
+expiry._expire_chunk = expire_then_die
 expiry.expire_points(now=datetime.datetime.fromisoformat(sys.argv[1]))
 """
 

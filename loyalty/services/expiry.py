@@ -30,15 +30,13 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty import card_numbers
-from loyalty.models import Card, Program, Transaction, TransactionType
+from loyalty.models import Card, Program, TransactionType
 from merchants.models import Merchant
 from messaging.services import EmailRequest, queue_emails
 
 CHUNK_SIZE = 500
 EXPIRED_TEMPLATE = "points_expired"
 EXPIRING_TEMPLATE = "points_expiring"
-
-_EMAIL_FIELDS = ("pk", "number", "customer_id", "customer__email", "customer__first_name")
 
 
 @dataclass
@@ -92,10 +90,18 @@ def preview_expiry(
 def warn_expiring_points(*, program: Program, now: datetime.datetime) -> int:
     """Queue one "points expiring" email for each card of the programme whose expiry falls
     within its warning period and that has had no warning since its last activity."""
+    cards = _cards_to_warn(program, now)
+
+    def warn_chunk(last_id: int) -> list[dict]:
+        rows = _lock_chunk(cards.filter(pk__gt=last_id))
+        if rows:
+            Card.all_objects.filter(pk__in=[row["pk"] for row in rows]).update(
+                last_expiration_warning_at=now
+            )
+        return rows
+
     warned = 0
-    for rows in _chunks(
-        _cards_to_warn(program, now), fields=_EMAIL_FIELDS, apply=_mark_warned(now)
-    ):
+    for rows in _walk(warn_chunk):
         warned += len(rows)
         queue_emails(
             [
@@ -154,16 +160,13 @@ def _cards_to_warn(program: Program, now: datetime.datetime) -> QuerySet[Card]:
 
 
 def _expire_chunks(*, program: Program, now: datetime.datetime) -> Iterator[list[dict]]:
+    cards = _expirable_cards(program, now)
     reason = f"No activity for {program.points_expiration_days} days"
-
-    def expire(card_ids: list[int]) -> None:
-        _insert_expiry_rows(program=program, card_ids=card_ids, reason=reason)
-        Card.all_objects.filter(pk__in=card_ids).update(
-            lifetime_points_expired=F("lifetime_points_expired") + F("points_balance"),
-            points_balance=0,
+    for rows in _walk(
+        lambda last_id: _expire_chunk(
+            program=program, cards=cards.filter(pk__gt=last_id), reason=reason
         )
-
-    for rows in _chunks(_expirable_cards(program, now), fields=_EMAIL_FIELDS, apply=expire):
+    ):
         queue_emails(
             [
                 _email(
@@ -180,66 +183,110 @@ def _expire_chunks(*, program: Program, now: datetime.datetime) -> Iterator[list
         yield rows
 
 
-def _chunks(
-    cards: QuerySet[Card], *, fields: tuple[str, ...], apply: Callable[[list[int]], None]
-) -> Iterator[list[dict]]:
-    """Lock the cards chunk by chunk, walking them by primary key; call `apply` with each
-    chunk's ids inside its transaction, and yield the chunk's rows after the commit."""
+def _walk(chunk: Callable[[int], list[dict]]) -> Iterator[list[dict]]:
+    """Call `chunk(last_id)` in a transaction of its own, again and again, walking the cards
+    by primary key; yield each chunk's rows after its commit, until a chunk is empty."""
     last_id = 0
     while True:
         with transaction.atomic(durable=True):
-            rows = list(
-                cards.filter(pk__gt=last_id)
-                .select_for_update(skip_locked=True, of=("self",))
-                .order_by("pk")
-                .values(*fields, "points_balance", "last_activity_at")[:CHUNK_SIZE]
-            )
-            if not rows:
-                return
-            apply([row["pk"] for row in rows])
+            rows = chunk(last_id)
+        if not rows:
+            return
         yield rows
         last_id = rows[-1]["pk"]
 
 
-def _insert_expiry_rows(*, program: Program, card_ids: list[int], reason: str) -> None:
-    """One ledger row per locked card, taking its whole balance, in one statement."""
-    qn = connection.ops.quote_name
-    columns = (
-        "card_id",
-        "merchant_id",
-        "store_id",
-        "type",
-        "points_delta",
-        "points_balance_after",
-        "stamps_delta",
-        "stamps_balance_after",
-        "order_reference",
-        "reason",
-        "notes",
-        "created_at",
-    )
-    placeholders = ", ".join(["%s"] * len(card_ids))
-    sql = (
-        f"INSERT INTO {qn(Transaction._meta.db_table)} ({', '.join(map(qn, columns))}) "
-        f"SELECT id, %s, NULL, %s, -points_balance, 0, 0, stamp_count, '', %s, '', %s "
-        f"FROM {qn(Card._meta.db_table)} WHERE id IN ({placeholders})"
-    )
-    params = [
+def _lock_chunk(cards: QuerySet[Card]) -> list[dict]:
+    return list(_chunk_query(cards).values(*_CHUNK_FIELDS))
+
+
+def _chunk_query(cards: QuerySet[Card]) -> QuerySet[Card]:
+    return cards.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:CHUNK_SIZE]
+
+
+def _expire_chunk(*, program: Program, cards: QuerySet[Card], reason: str) -> list[dict]:
+    """Lock the next chunk of `cards`, write one ledger row per card taking its whole
+    balance, and zero the balances. Returns the chunk's rows (balances before expiry)."""
+    ledger_params = [
         program.merchant_id,
         TransactionType.POINTS_EXPIRED.value,
         reason,
         connection.ops.adapt_datetimefield_value(timezone.now()),
-        *card_ids,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    if connection.vendor == "postgresql":
+        # One statement, as a hand-written pass would do it: no ids travel back and forth.
+        chunk_sql, chunk_params = (
+            _chunk_query(cards).values("pk", "points_balance").query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _EXPIRE_CHUNK_SQL.format(chunk=chunk_sql),
+                [*chunk_params, *ledger_params],
+            )
+            return [dict(zip(_RETURNED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+
+    rows = _lock_chunk(cards)
+    if rows:
+        card_ids = [row["pk"] for row in rows]
+        placeholders = ", ".join(["%s"] * len(card_ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO loyalty_transaction ({_LEDGER_COLUMNS}) "
+                f"SELECT id, %s, NULL, %s, -points_balance, 0, 0, stamp_count, '', %s, '', %s "
+                f"FROM loyalty_card WHERE id IN ({placeholders})",
+                [*ledger_params, *card_ids],
+            )
+        Card.all_objects.filter(pk__in=card_ids).update(
+            lifetime_points_expired=F("lifetime_points_expired") + F("points_balance"),
+            points_balance=0,
+        )
+    return rows
 
 
-def _mark_warned(now: datetime.datetime) -> Callable[[list[int]], None]:
-    def mark(card_ids: list[int]) -> None:
-        Card.all_objects.filter(pk__in=card_ids).update(last_expiration_warning_at=now)
-
-    return mark
+_CHUNK_FIELDS = (
+    "pk",
+    "points_balance",
+    "last_activity_at",
+    "number",
+    "customer_id",
+    "customer__email",
+    "customer__first_name",
+)
+_RETURNED_FIELDS = (
+    "pk",
+    "points_balance",
+    "number",
+    "customer_id",
+    "customer__email",
+    "customer__first_name",
+)
+_LEDGER_COLUMNS = (
+    "card_id, merchant_id, store_id, type, points_delta, points_balance_after, stamps_delta, "
+    "stamps_balance_after, order_reference, reason, notes, created_at"
+)
+_EXPIRE_CHUNK_SQL = (
+    """
+WITH chunk (id, points) AS ({chunk}),
+expired AS (
+    UPDATE loyalty_card AS card
+    SET points_balance = 0,
+        lifetime_points_expired = card.lifetime_points_expired + chunk.points
+    FROM chunk
+    WHERE card.id = chunk.id
+    RETURNING card.id, chunk.points, card.stamp_count, card.number, card.customer_id
+),
+ledger AS (
+    INSERT INTO loyalty_transaction ("""
+    + _LEDGER_COLUMNS
+    + """)
+    SELECT id, %s, NULL, %s, -points, 0, 0, stamp_count, '', %s, '', %s FROM expired
+)
+SELECT expired.id, expired.points, expired.number, expired.customer_id, customer.email,
+    customer.first_name
+FROM expired LEFT JOIN customers_customer AS customer ON customer.id = expired.customer_id
+ORDER BY expired.id
+"""
+)
 
 
 def _local_date(program: Program, moment: datetime.datetime) -> str:
