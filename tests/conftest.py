@@ -62,3 +62,14 @@ def schedules():
     empties every table when it ends, migration data included."""
     migration = importlib.import_module("loyalty.migrations.0004_default_schedules")
     migration.create_schedules(apps, None)
+
+
+@pytest.fixture
+def test_database_url():
+    """The test database's URL, for processes a test starts (they connect on their own)."""
+    database = connection.settings_dict
+    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+    return (
+        f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/"
+        f"{database['NAME']}"
+    )

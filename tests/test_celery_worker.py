@@ -18,7 +18,6 @@ import pytest
 import redis
 import time_machine
 from celery import Celery
-from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
 from loyalty.models import TaskRun, TransactionType
@@ -53,15 +52,11 @@ def queue():
 
 
 @pytest.fixture
-def worker(queue, tmp_path):
-    database = connection.settings_dict
+def worker(queue, tmp_path, test_database_url):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        "DATABASE_URL": test_database_url,
         "CELERY_BROKER_URL": REDIS_URL,
     }
     process = subprocess.Popen(

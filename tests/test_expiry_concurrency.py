@@ -147,15 +147,13 @@ expiry.expire_points(now=datetime.datetime.fromisoformat(sys.argv[1]))
 """
 
 
-def test_a_run_killed_midway_then_run_again_expires_each_card_exactly_once(program):
-    database = connection.settings_dict
+def test_a_run_killed_midway_then_run_again_expires_each_card_exactly_once(
+    program, test_database_url
+):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
+        "DATABASE_URL": test_database_url,
     }
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, NOW.isoformat(), str(CHUNK)],

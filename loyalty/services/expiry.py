@@ -8,10 +8,10 @@ given after that activity (`last_expiration_warning_at`) counts for the cycle.
 
 The work is set-based. Per programme the cards are taken in chunks of CHUNK_SIZE with
 `SELECT ... FOR UPDATE SKIP LOCKED`, walking them by primary key (`id > last id`, on the
-(program, id) index), so each chunk reads only its own rows however many chunks came before,
-in table order. Each chunk is one
-transaction: one INSERT ... SELECT writes its ledger rows, one UPDATE zeroes its balances. Its
-emails are queued after the commit, in one call.
+(program, id) index), so each chunk reads only its own rows, in table order, however many
+chunks came before. Each chunk is one transaction that writes all its ledger rows and zeroes
+all its balances set-based: on PostgreSQL in one statement, elsewhere in one INSERT ... SELECT
+and one UPDATE. Its emails are queued after the commit, in one call.
 
 Safe to crash, re-run and run twice at once: the chunk query re-checks the balance and the
 activity threshold on the rows it locks, so a committed chunk is never expired again, a chunk
@@ -220,7 +220,7 @@ def _expire_chunk(*, program: Program, cards: QuerySet[Card], reason: str) -> li
         )
         with connection.cursor() as cursor:
             cursor.execute(
-                _EXPIRE_CHUNK_SQL.format(chunk=chunk_sql),
+                _EXPIRE_CHUNK_SQL.format(chunk=chunk_sql, columns=_LEDGER_COLUMNS),
                 [*chunk_params, *ledger_params],
             )
             return [dict(zip(_RETURNED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
@@ -264,8 +264,7 @@ _LEDGER_COLUMNS = (
     "card_id, merchant_id, store_id, type, points_delta, points_balance_after, stamps_delta, "
     "stamps_balance_after, order_reference, reason, notes, created_at"
 )
-_EXPIRE_CHUNK_SQL = (
-    """
+_EXPIRE_CHUNK_SQL = """
 WITH chunk (id, points) AS ({chunk}),
 expired AS (
     UPDATE loyalty_card AS card
@@ -276,9 +275,7 @@ expired AS (
     RETURNING card.id, chunk.points, card.stamp_count, card.number, card.customer_id
 ),
 ledger AS (
-    INSERT INTO loyalty_transaction ("""
-    + _LEDGER_COLUMNS
-    + """)
+    INSERT INTO loyalty_transaction ({columns})
     SELECT id, %s, NULL, %s, -points, 0, 0, stamp_count, '', %s, '', %s FROM expired
 )
 SELECT expired.id, expired.points, expired.number, expired.customer_id, customer.email,
@@ -286,7 +283,6 @@ SELECT expired.id, expired.points, expired.number, expired.customer_id, customer
 FROM expired LEFT JOIN customers_customer AS customer ON customer.id = expired.customer_id
 ORDER BY expired.id
 """
-)
 
 
 def _local_date(program: Program, moment: datetime.datetime) -> str:
