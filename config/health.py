@@ -41,8 +41,14 @@ def readyz(request):
         reasons += _expiry_reasons()
     if settings.CELERY_BROKER_URL:
         try:
-            with app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
-                broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+            with app.connection_for_write(
+                settings.CELERY_BROKER_URL,
+                transport_options={
+                    "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+                    "socket_timeout": BROKER_TIMEOUT_SECONDS,
+                },
+            ) as broker:
+                broker.ensure_connection(max_retries=0)
         except Exception as exc:  # kombu raises transport-specific errors
             reasons.append(f"broker unreachable: {exc}")
     if reasons:

@@ -18,6 +18,7 @@ import pytest
 import redis
 import time_machine
 from celery import Celery
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from loyalty.models import TaskRun, TransactionType
@@ -102,3 +103,18 @@ def test_the_worker_runs_the_scheduled_expiry_and_records_it(schedules, worker, 
     card.refresh_from_db()
     assert card.points_balance == 0
     assert card.transactions.filter(type=TransactionType.POINTS_EXPIRED).count() == 1
+
+
+def test_readyz_is_ok_when_the_broker_answers(client, settings):
+    TaskRun.objects.create(
+        task=EXPIRE_POINTS,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        status=TaskRun.Status.SUCCEEDED,
+    )
+    settings.CELERY_BROKER_URL = REDIS_URL
+
+    response = client.get("/readyz/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
