@@ -38,19 +38,24 @@ def expire_points() -> dict[str, int]:
 # disabled; these names are registered so that enabling a row early does nothing harmful.
 
 
+def _not_built_yet(task: str) -> None:
+    logger.warning("%s is not built yet; nothing was done", task)
+    run_recorded(task=task, work=lambda: {})
+
+
 @shared_task(name="loyalty.sync_wallet_passes", acks_late=True, reject_on_worker_lost=True)
 def sync_wallet_passes() -> None:
     """Not built yet: Google Wallet sync arrives with its own issue. Does nothing."""
-    logger.warning("loyalty.sync_wallet_passes is not built yet; nothing was done")
+    _not_built_yet("loyalty.sync_wallet_passes")
 
 
 @shared_task(name="loyalty.send_birthday_emails", acks_late=True, reject_on_worker_lost=True)
 def send_birthday_emails() -> None:
     """Not built yet: birthday emails arrive with their own issue. Does nothing."""
-    logger.warning("loyalty.send_birthday_emails is not built yet; nothing was done")
+    _not_built_yet("loyalty.send_birthday_emails")
 
 
 @shared_task(name="loyalty.send_reengagement_emails", acks_late=True, reject_on_worker_lost=True)
 def send_reengagement_emails() -> None:
     """Not built yet: re-engagement emails arrive with their own issue. Does nothing."""
-    logger.warning("loyalty.send_reengagement_emails is not built yet; nothing was done")
+    _not_built_yet("loyalty.send_reengagement_emails")

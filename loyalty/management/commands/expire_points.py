@@ -71,7 +71,7 @@ class Command(BaseCommand):
         try:
             counts = run_recorded(
                 task=EXPIRE_POINTS,
-                scope=",".join(sorted(slugs)),
+                scope=",".join(sorted(set(slugs))),
                 work=lambda: expire_points(
                     now=now,
                     merchants=selected,
