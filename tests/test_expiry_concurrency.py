@@ -80,15 +80,17 @@ def assert_each_card_expired_exactly_once(program) -> None:
 
 def test_two_runs_at_once_expire_each_card_exactly_once(program, monkeypatch):
     monkeypatch.setattr(expiry, "CHUNK_SIZE", CHUNK)
-    # The first run holds its first chunk locked until the second run has committed a chunk
-    # of its own: the second run must skip the locked rows, not wait for them.
+    # The first run holds its first chunk locked until the second run, started only then,
+    # has committed a chunk of its own: the second run must skip the locked rows, not wait.
+    first_holds_locks = threading.Event()
     second_committed = threading.Event()
     expire_chunk = expiry._expire_chunk
     queue_emails = expiry.queue_emails
 
     def expire_and_hold(**kwargs):
         rows = expire_chunk(**kwargs)
-        if threading.current_thread().name == "first" and not second_committed.is_set():
+        if threading.current_thread().name == "first" and not first_holds_locks.is_set():
+            first_holds_locks.set()
             assert second_committed.wait(timeout=20)
         return rows
 
@@ -103,6 +105,8 @@ def test_two_runs_at_once_expire_each_card_exactly_once(program, monkeypatch):
 
     def run(name):
         try:
+            if name == "second":
+                assert first_holds_locks.wait(timeout=20)
             results[name] = expiry.expire_points(now=NOW)
         except Exception as exc:  # reported by the assertion below
             errors.append(exc)
@@ -112,8 +116,8 @@ def test_two_runs_at_once_expire_each_card_exactly_once(program, monkeypatch):
     threads = [
         threading.Thread(target=run, args=(name,), name=name) for name in ("first", "second")
     ]
-    threads[0].start()
-    threads[1].start()
+    for thread in threads:
+        thread.start()
     for thread in threads:
         thread.join(timeout=60)
 
