@@ -162,6 +162,7 @@ def _cards_to_warn(program: Program, now: datetime.datetime) -> QuerySet[Card]:
 def _expire_chunks(*, program: Program, now: datetime.datetime) -> Iterator[list[dict]]:
     cards = _expirable_cards(program, now)
     reason = f"No activity for {program.points_expiration_days} days"
+    expired_on = _local_date(program, now)
     for rows in _walk(
         lambda last_id: _expire_chunk(
             program=program, cards=cards.filter(pk__gt=last_id), reason=reason
@@ -174,7 +175,7 @@ def _expire_chunks(*, program: Program, now: datetime.datetime) -> Iterator[list
                     row,
                     EXPIRED_TEMPLATE,
                     points_expired=row["points_balance"],
-                    expired_on=_local_date(program, now),
+                    expired_on=expired_on,
                 )
                 for row in rows
                 if row["customer_id"] is not None
