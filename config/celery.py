@@ -1,3 +1,8 @@
+"""The Celery app. Its configuration is the CELERY_* settings in config/settings.py: JSON
+only, time limits on every task, eager in-process when no broker is configured. Tasks are
+found in each app's tasks.py; the periodic schedule is in the database (django-celery-beat).
+"""
+
 import os
 
 from celery import Celery

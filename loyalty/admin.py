@@ -4,7 +4,7 @@ from django.utils.functional import cached_property
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from loyalty.models import Card, Program, Reward, StaffPin, TerminalKey, Transaction
+from loyalty.models import Card, Program, Reward, StaffPin, TaskRun, TerminalKey, Transaction
 from merchants.softdelete_admin import SoftDeleteAdmin
 
 # Terminals authenticate with TerminalKey, tied to a store; the library's store-less key
@@ -144,3 +144,21 @@ class TerminalKeyAdmin(APIKeyModelAdmin):
     list_display = [*APIKeyModelAdmin.list_display, "store"]
     list_select_related = ["store__merchant"]
     search_fields = [*APIKeyModelAdmin.search_fields, "store__code", "store__merchant__name"]
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    """The record of periodic job runs: read-only."""
+
+    list_display = ["task", "scope", "started_at", "finished_at", "status", "counts"]
+    list_filter = ["task", "status"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -126,6 +126,8 @@ class Card(SoftDeleteModel):
         ]
         indexes = [
             models.Index(fields=["program", "last_activity_at"], name="card_program_activity"),
+            # Expiry walks a programme's cards by primary key, chunk after chunk.
+            models.Index(fields=["program", "id"], name="card_program_id"),
         ]
 
     def __str__(self) -> str:
@@ -280,3 +282,32 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class TaskRun(models.Model):
+    """One run of a periodic job: when it started and ended, how it ended, what it did.
+    A run that never finishes (the process was killed) stays `running`."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    task = models.CharField(max_length=100)
+    scope = models.CharField(
+        max_length=255, blank=True, help_text="Merchants the run was limited to; empty: all."
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["task", "status", "finished_at"], name="taskrun_task_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -1,4 +1,7 @@
+import importlib
+
 import pytest
+from django.apps import apps
 from django.db import connection
 
 from tests.factories import CardFactory, MerchantFactory, ProgramFactory, StoreFactory
@@ -51,3 +54,22 @@ def rival_merchant(db):
     program = ProgramFactory(merchant=merchant)
     card = CardFactory(program=program, enrolled_store=store)
     return {"merchant": merchant, "store": store, "program": program, "card": card}
+
+
+@pytest.fixture
+def schedules():
+    """The beat schedule rows, made by the data migration's own code: a transactional test
+    empties every table when it ends, migration data included."""
+    migration = importlib.import_module("loyalty.migrations.0004_default_schedules")
+    migration.create_schedules(apps, None)
+
+
+@pytest.fixture
+def test_database_url():
+    """The test database's URL, for processes a test starts (they connect on their own)."""
+    database = connection.settings_dict
+    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+    return (
+        f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/"
+        f"{database['NAME']}"
+    )

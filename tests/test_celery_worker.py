@@ -1,0 +1,120 @@
+"""A real Celery worker on a real Redis broker runs the nightly expiry and records it.
+
+The worker is a separate process on the test database, so this needs PostgreSQL. It uses
+REDIS_URL (default: Redis database 4) and a queue of its own, and skips when Redis does not
+answer."""
+
+import datetime
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import redis
+import time_machine
+from celery import Celery
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from loyalty.models import TaskRun, TransactionType
+from loyalty.services.ledger import earn_points
+from loyalty.tasks import EXPIRE_POINTS
+from tests.factories import CardFactory, ProgramFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4")
+
+
+def redis_answers() -> bool:
+    url = urlparse(REDIS_URL)
+    try:
+        with socket.create_connection((url.hostname, url.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not redis_answers(), reason=f"needs Redis at {REDIS_URL}"),
+]
+
+
+@pytest.fixture
+def queue():
+    return f"test-worker-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def worker(queue, tmp_path, test_database_url):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": test_database_url,
+        "CELERY_BROKER_URL": REDIS_URL,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue]
+        + ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp_path / "worker.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    process.log = tmp_path / "worker.log"
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    redis.Redis.from_url(REDIS_URL).delete(queue)
+
+
+def test_the_worker_runs_the_scheduled_expiry_and_records_it(schedules, worker, queue):
+    expire_schedule = PeriodicTask.objects.get(task=EXPIRE_POINTS)
+    assert expire_schedule.enabled
+    program = ProgramFactory(points_expiration_days=30)
+    card = CardFactory(program=program)
+    with time_machine.travel(datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=40)):
+        earn_points(card=card, store=None, points=25)
+
+    Celery(broker=REDIS_URL).send_task(expire_schedule.task, queue=queue)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and worker.poll() is None:
+        run = TaskRun.objects.filter(task=EXPIRE_POINTS).exclude(status="running").first()
+        if run is not None:
+            break
+        time.sleep(0.2)
+    else:
+        worker.terminate()
+        pytest.fail(f"no finished run recorded; worker output:\n{worker.log.read_text()}")
+    assert run.status == TaskRun.Status.SUCCEEDED, run.error
+    assert run.counts == {"programs": 1, "cards": 1, "points": 25, "warnings": 0}
+    card.refresh_from_db()
+    assert card.points_balance == 0
+    assert card.transactions.filter(type=TransactionType.POINTS_EXPIRED).count() == 1
+
+
+def test_readyz_is_ok_when_the_broker_answers(client, settings):
+    TaskRun.objects.create(
+        task=EXPIRE_POINTS,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        status=TaskRun.Status.SUCCEEDED,
+    )
+    settings.CELERY_BROKER_URL = REDIS_URL
+
+    response = client.get("/readyz/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

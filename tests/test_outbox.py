@@ -1,0 +1,40 @@
+from messaging.models import OutgoingEmail
+from messaging.services import EmailRequest, queue_email, queue_emails
+
+
+def test_queued_emails_are_recorded_with_their_plain_context(merchant, card):
+    recorded = queue_emails(
+        [
+            EmailRequest(
+                merchant_id=merchant.pk,
+                customer_id=card.customer_id,
+                to="ana@example.com",
+                template="points_expired",
+                context={"first_name": "Ana", "points_expired": 12, "note": 'a "quoted"\tline'},
+            ),
+            EmailRequest(merchant_id=merchant.pk, customer_id=None, to="", template="welcome"),
+        ]
+    )
+
+    assert recorded == 1
+    email = OutgoingEmail.objects.get()
+    assert (email.merchant_id, email.customer_id, email.to, email.template) == (
+        merchant.pk,
+        card.customer_id,
+        "ana@example.com",
+        "points_expired",
+    )
+    assert email.context == {"first_name": "Ana", "points_expired": 12, "note": 'a "quoted"\tline'}
+    assert email.status == OutgoingEmail.Status.QUEUED
+    assert email.created_at is not None
+    assert (email.sent_at, email.error) == (None, "")
+
+
+def test_a_single_email_is_queued_the_same_way(merchant):
+    queue_email(
+        EmailRequest(
+            merchant_id=merchant.pk, customer_id=None, to="b@example.com", template="welcome"
+        )
+    )
+
+    assert OutgoingEmail.objects.get().context == {}

@@ -1,0 +1,118 @@
+"""The beat schedule rows made by the data migration."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import ModelEntry
+
+from config.celery import app
+from loyalty.models import TaskRun
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("schedules")]
+
+LUXEMBOURG = zoneinfo.ZoneInfo("Europe/Luxembourg")
+
+
+@pytest.fixture
+def worker_tasks():
+    """The tasks a worker registers: it imports every app's tasks module at start."""
+    app.loader.import_default_modules()
+    return app.tasks
+
+
+# Beat sleeps at most this long between two looks at its schedule (its max_interval).
+BEAT_MAX_INTERVAL = datetime.timedelta(minutes=5)
+
+
+def test_the_migration_creates_the_schedules_of_the_design(worker_tasks):
+    rows = {
+        task.task: (task.enabled, str(task.crontab))
+        for task in PeriodicTask.objects.select_related("crontab")
+    }
+
+    assert rows == {
+        "loyalty.expire_points": (True, "0 2 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.sync_wallet_passes": (False, "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.send_birthday_emails": (False, "0 8 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.send_reengagement_emails": (
+            False,
+            "0 10 * * 1 (m/h/dM/MY/d) Europe/Luxembourg",
+        ),
+    }
+    assert set(rows) <= set(worker_tasks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_re_running_the_migration_neither_duplicates_nor_undoes_an_operators_change():
+    expire = PeriodicTask.objects.get(task="loyalty.expire_points")
+    expire.enabled = False
+    expire.crontab.hour = "3"
+    expire.crontab.save()
+    expire.save()
+
+    call_command("migrate", "loyalty", "0003_task_run", verbosity=0)
+    call_command("migrate", "loyalty", verbosity=0)
+
+    assert PeriodicTask.objects.count() == 4
+    expire = PeriodicTask.objects.get(task="loyalty.expire_points")
+    assert expire.enabled is False
+    assert expire.crontab.hour == "3"
+
+
+def local_runs_of_daily_expiry(day: datetime.date) -> list[datetime.datetime]:
+    """Simulate beat from the evening before `day` to the morning after, and return the
+    local times at which it sends loyalty.expire_points."""
+    task = PeriodicTask.objects.get(task="loyalty.expire_points")
+    start = datetime.datetime.combine(day - datetime.timedelta(days=1), datetime.time(20))
+    now = start.replace(tzinfo=LUXEMBOURG).astimezone(datetime.UTC)
+    end = now + datetime.timedelta(hours=36)
+    task.last_run_at = now
+    entry = ModelEntry(task, app=app)
+    runs = []
+    while now < end:
+        with time_machine.travel(now, tick=False):
+            is_due, next_in = entry.is_due()
+            if is_due:
+                runs.append(now.astimezone(LUXEMBOURG))
+                entry = next(entry)
+        now += min(datetime.timedelta(seconds=next_in), BEAT_MAX_INTERVAL)
+    return [run for run in runs if run.date() == day]
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        datetime.date(2026, 3, 29),  # 02:00 does not exist: clocks jump to 03:00
+        datetime.date(2026, 10, 25),  # 02:00 happens twice: clocks go back at 03:00
+    ],
+)
+def test_daily_expiry_runs_exactly_once_on_a_daylight_saving_day(day):
+    runs = local_runs_of_daily_expiry(day)
+
+    assert len(runs) == 1, runs
+
+
+def test_daily_expiry_runs_at_2_am_local_time_on_an_ordinary_day():
+    runs = local_runs_of_daily_expiry(datetime.date(2026, 6, 10))
+
+    assert [run.strftime("%H:%M %z") for run in runs] == ["02:00 +0200"]
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "loyalty.sync_wallet_passes",
+        "loyalty.send_birthday_emails",
+        "loyalty.send_reengagement_emails",
+    ],
+)
+def test_a_job_not_built_yet_does_nothing_but_record_its_run(worker_tasks, task):
+    worker_tasks[task].delay()
+
+    assert list(TaskRun.objects.values_list("task", "status", "counts")) == [
+        (task, TaskRun.Status.SUCCEEDED, {})
+    ]
