@@ -12,6 +12,19 @@ from merchants.softdelete_admin import SoftDeleteAdmin
 admin.site.unregister(APIKey)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that only the system writes: the ledger, the job runs."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class RewardInline(admin.TabularInline):
     model = Reward
     extra = 0
@@ -94,7 +107,7 @@ class CardAdmin(SoftDeleteAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "created_at",
@@ -111,16 +124,6 @@ class TransactionAdmin(admin.ModelAdmin):
     search_fields = ["=card__number", "order_reference"]
     paginator = LedgerPaginator
     show_full_result_count = False
-    date_hierarchy = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StaffPin)
@@ -147,18 +150,9 @@ class TerminalKeyAdmin(APIKeyModelAdmin):
 
 
 @admin.register(TaskRun)
-class TaskRunAdmin(admin.ModelAdmin):
+class TaskRunAdmin(ReadOnlyAdmin):
     """The record of periodic job runs: read-only."""
 
     list_display = ["task", "scope", "started_at", "finished_at", "status", "counts"]
     list_filter = ["task", "status"]
     date_hierarchy = "started_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
