@@ -6,11 +6,13 @@ in the same transaction, so a rolled-back change sends nothing.
 """
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customers.services import get_or_create_customer
@@ -21,6 +23,7 @@ from loyalty.errors import (
     BelowMinimumPurchase,
     CardInactive,
     CrossLocationNotAllowed,
+    DomainError,
     InsufficientPoints,
     InsufficientStamps,
     InvalidInput,
@@ -68,6 +71,29 @@ def points_for_purchase(*, program: Program, purchase_amount_cents: int) -> int:
     """floor(cents * points_per_euro / 100); exact, in Decimal."""
     points = Decimal(purchase_amount_cents) * program.points_per_euro / 100
     return int(points.to_integral_value(rounding=ROUND_FLOOR))
+
+
+@contextmanager
+def _card_transaction() -> Iterator[None]:
+    """The ledger rule's transaction, or the caller's when there is one (the terminal API
+    runs each operation, with its PIN check and idempotency record, in one).
+
+    In the caller's transaction there is no savepoint, which would cost two round trips on
+    every operation: the services raise their DomainErrors after the lock but before any
+    write, so a refusal leaves the caller's transaction as it was. Any other error may come
+    after a write, so it dooms the caller's transaction, as `atomic(savepoint=False)` does.
+    """
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    try:
+        yield
+    except DomainError:
+        raise
+    except BaseException:
+        transaction.set_rollback(True)
+        raise
 
 
 def lock_card(card_id: int) -> Card:
@@ -125,8 +151,7 @@ def _write(
     for name, amount in (lifetime or {}).items():
         setattr(card, name, getattr(card, name) + amount)
         update_fields.append(name)
-    card.save(update_fields=update_fields)
-    return Transaction.objects.create(
+    entry = Transaction(
         card=card,
         merchant_id=card.program.merchant_id,
         store=store,
@@ -138,8 +163,44 @@ def _write(
         staff_pin=actor.staff_pin,
         acting_user=actor.user,
         acting_admin=actor.admin,
+        created_at=card.last_activity_at,
         **fields,
     )
+    if connection.vendor == "postgresql":
+        _update_card_and_insert_entry(card, update_fields, entry)
+    else:
+        card.save(update_fields=update_fields)
+        entry.save(force_insert=True)
+    return entry
+
+
+def _update_card_and_insert_entry(card: Card, update_fields: list[str], entry: Transaction):
+    """On PostgreSQL, the card's UPDATE and the ledger row's INSERT in one statement (the
+    UPDATE in a WITH clause, which always runs to completion): one round trip instead of two,
+    and none of the ORM's per-statement work, on the busiest path of the API."""
+    quote = connection.ops.quote_name
+    card_fields = [Card._meta.get_field(name) for name in update_fields]
+    entry_fields = [field for field in Transaction._meta.concrete_fields if not field.primary_key]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in card_fields)
+    columns = ", ".join(quote(field.column) for field in entry_fields)
+    placeholders = ", ".join(["%s"] * len(entry_fields))
+    sql = (
+        f"WITH card AS (UPDATE {Card._meta.db_table} SET {assignments} WHERE id = %s) "
+        f"INSERT INTO {Transaction._meta.db_table} ({columns}) VALUES ({placeholders}) "
+        "RETURNING id"
+    )
+    params = [
+        field.get_db_prep_save(getattr(card, field.attname), connection) for field in card_fields
+    ]
+    params.append(card.pk)
+    params += [
+        field.get_db_prep_save(getattr(entry, field.attname), connection) for field in entry_fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias
 
 
 def _email_context(card: Card) -> dict:
@@ -257,7 +318,7 @@ def earn_points(
         _check_positive_int("purchase_amount_cents", purchase_amount_cents, MAX_PURCHASE_CENTS)
     else:
         _check_positive_int("points", points, MAX_POINTS_PER_OPERATION)
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         program = card.program
@@ -298,7 +359,7 @@ def redeem_points(
         raise InvalidInput("Give either points or reward_id, not both.")
     if points is not None:
         _check_positive_int("points", points, MAX_POINTS_PER_OPERATION)
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_points:
@@ -327,7 +388,7 @@ def add_stamps(
     *, card: Card, store: Store | None, count: int = 1, actor: Actor = SYSTEM
 ) -> Transaction:
     _check_positive_int("count", count, MAX_STAMPS_PER_OPERATION)
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_stamps:
@@ -343,7 +404,7 @@ def add_stamps(
 
 def redeem_stamps(*, card: Card, store: Store | None, actor: Actor = SYSTEM) -> Transaction:
     """Exchange a full set of stamps (the programme's target) for the reward."""
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_stamps:
@@ -366,7 +427,7 @@ def void_transaction(
 ) -> Transaction:
     """Reverse an earn, redeem or stamp transaction with an opposite row that points at it.
     A transaction is voided at most once; voiding an earn whose points are spent is refused."""
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(entry.card_id)
         _check_usable(card, store)
         _check_location(card, store)
@@ -415,7 +476,7 @@ def adjust_points(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("An adjustment needs a reason.", fields={"reason": ["required"]})
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_points:
