@@ -6,6 +6,7 @@ in the same transaction, so a rolled-back change sends nothing.
 """
 
 import datetime
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from customers.models import Customer
 from customers.services import get_or_create_customer
 from loyalty import card_numbers
 from loyalty.errors import (
@@ -97,12 +99,68 @@ def _card_transaction() -> Iterator[None]:
 
 
 def lock_card(card_id: int) -> Card:
-    """The card row, locked until the end of the caller's transaction."""
-    return (
-        Card.all_objects.select_for_update(of=("self",))
-        .select_related("program", "customer")
-        .get(pk=card_id)
+    """The card row, locked until the end of the caller's transaction, with its programme
+    and customer.
+
+    What `Card.all_objects.select_for_update(of=("self",)).select_related("program",
+    "customer").get(pk=card_id)` does, with the SQL built once: compiling that query took
+    a fifth of the web process's time on an earn."""
+    sql, converters = _lock_card_query(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [card_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Card.DoesNotExist("Card matching query does not exist.")
+    values = iter(row)
+    card, program, customer = (
+        model.from_db(
+            connection.alias,
+            None,
+            [_convert(next(values), field_converters) for field_converters in model_converters],
+        )
+        for model, model_converters in zip(_LOCKED_MODELS, converters, strict=True)
     )
+    card.program = program
+    card.customer = customer if card.customer_id is not None else None
+    return card
+
+
+_LOCKED_MODELS = (Card, Program, Customer)
+
+
+@functools.cache
+def _lock_card_query(vendor: str) -> tuple[str, list]:
+    """The SQL of `lock_card`, and the backend's converters of each column's value."""
+    quote = connection.ops.quote_name
+    columns, converters = [], []
+    for model, alias in zip(_LOCKED_MODELS, ("card", "program", "customer"), strict=True):
+        model_converters = []
+        for field in model._meta.concrete_fields:
+            columns.append(f"{alias}.{quote(field.column)}")
+            expression = field.get_col(alias)
+            model_converters.append(
+                (
+                    connection.ops.get_db_converters(expression)
+                    + expression.get_db_converters(connection),
+                    expression,
+                )
+            )
+        converters.append(model_converters)
+    lock = " FOR UPDATE OF card" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {Card._meta.db_table} card "
+        f"JOIN {Program._meta.db_table} program ON program.id = card.program_id "
+        f"LEFT JOIN {Customer._meta.db_table} customer ON customer.id = card.customer_id "
+        f"WHERE card.id = %s{lock}"
+    )
+    return sql, converters
+
+
+def _convert(value, field_converters):
+    functions, expression = field_converters
+    for function in functions:
+        value = function(value, expression, connection)
+    return value
 
 
 def _check_positive_int(name: str, value, maximum: int) -> int:
