@@ -98,6 +98,9 @@ def _card_transaction() -> Iterator[None]:
         raise
 
 
+_LOCKED_MODELS = (Card, Program, Customer)
+
+
 def lock_card(card_id: int) -> Card:
     """The card row, locked until the end of the caller's transaction, with its programme
     and customer.
@@ -123,9 +126,6 @@ def lock_card(card_id: int) -> Card:
     card.program = program
     card.customer = customer if card.customer_id is not None else None
     return card
-
-
-_LOCKED_MODELS = (Card, Program, Customer)
 
 
 @functools.cache
