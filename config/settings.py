@@ -81,7 +81,10 @@ if _DATABASE_URL:
     if not _DATABASE_URL.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or postgresql:// URL")
     DATABASES = {"default": dj_database_url.parse(_DATABASE_URL, conn_max_age=60)}
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Reused connections are not checked before each request: the check is a round trip on
+    # every request, to spare the one request per connection that fails after the database
+    # restarts (Django then drops the broken connection). DATABASE_HEALTH_CHECKS=true checks.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", False)
     DATABASES["default"].setdefault("OPTIONS", {})
     # Bound every lock wait: a terminal call never hangs on a busy card.
     DATABASES["default"]["OPTIONS"]["options"] = (
@@ -159,7 +162,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Terminal API rate limits, per terminal key (django-ratelimit rates: count/period). Each
+# Terminal API rate limits, per terminal key (rates: count/period, as "60/m" or "100/5m"). Each
 # can be set from the environment, e.g. TERMINAL_RATE_LIMIT_EARN=120/m; RATELIMIT_ENABLE=false
 # turns limiting off (load tests). The counts live in the default cache, which must be shared
 # by every web process (CACHE_URL) for a cap to hold across them.

@@ -6,13 +6,17 @@ in the same transaction, so a rolled-back change sends nothing.
 """
 
 import datetime
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from customers.models import Customer
 from customers.services import get_or_create_customer
 from loyalty import card_numbers
 from loyalty.errors import (
@@ -21,6 +25,7 @@ from loyalty.errors import (
     BelowMinimumPurchase,
     CardInactive,
     CrossLocationNotAllowed,
+    DomainError,
     InsufficientPoints,
     InsufficientStamps,
     InvalidInput,
@@ -70,13 +75,92 @@ def points_for_purchase(*, program: Program, purchase_amount_cents: int) -> int:
     return int(points.to_integral_value(rounding=ROUND_FLOOR))
 
 
+@contextmanager
+def _card_transaction() -> Iterator[None]:
+    """The ledger rule's transaction, or the caller's when there is one (the terminal API
+    runs each operation, with its PIN check and idempotency record, in one).
+
+    In the caller's transaction there is no savepoint, which would cost two round trips on
+    every operation: the services raise their DomainErrors after the lock but before any
+    write, so a refusal leaves the caller's transaction as it was. Any other error may come
+    after a write, so it dooms the caller's transaction, as `atomic(savepoint=False)` does.
+    """
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    try:
+        yield
+    except DomainError:
+        raise
+    except BaseException:
+        transaction.set_rollback(True)
+        raise
+
+
+_LOCKED_MODELS = (Card, Program, Customer)
+
+
 def lock_card(card_id: int) -> Card:
-    """The card row, locked until the end of the caller's transaction."""
-    return (
-        Card.all_objects.select_for_update(of=("self",))
-        .select_related("program", "customer")
-        .get(pk=card_id)
+    """The card row, locked until the end of the caller's transaction, with its programme
+    and customer.
+
+    What `Card.all_objects.select_for_update(of=("self",)).select_related("program",
+    "customer").get(pk=card_id)` does, with the SQL built once: compiling that query took
+    a fifth of the web process's time on an earn."""
+    sql, converters = _lock_card_query(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [card_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Card.DoesNotExist("Card matching query does not exist.")
+    values = iter(row)
+    card, program, customer = (
+        model.from_db(
+            connection.alias,
+            None,
+            [_convert(next(values), field_converters) for field_converters in model_converters],
+        )
+        for model, model_converters in zip(_LOCKED_MODELS, converters, strict=True)
     )
+    card.program = program
+    card.customer = customer if card.customer_id is not None else None
+    return card
+
+
+@functools.cache
+def _lock_card_query(vendor: str) -> tuple[str, list]:
+    """The SQL of `lock_card`, and the backend's converters of each column's value."""
+    quote = connection.ops.quote_name
+    columns, converters = [], []
+    for model, alias in zip(_LOCKED_MODELS, ("card", "program", "customer"), strict=True):
+        model_converters = []
+        for field in model._meta.concrete_fields:
+            columns.append(f"{alias}.{quote(field.column)}")
+            expression = field.get_col(alias)
+            model_converters.append(
+                (
+                    connection.ops.get_db_converters(expression)
+                    + expression.get_db_converters(connection),
+                    expression,
+                )
+            )
+        converters.append(model_converters)
+    lock = " FOR UPDATE OF card" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {Card._meta.db_table} card "
+        f"JOIN {Program._meta.db_table} program ON program.id = card.program_id "
+        f"LEFT JOIN {Customer._meta.db_table} customer ON customer.id = card.customer_id "
+        f"WHERE card.id = %s{lock}"
+    )
+    return sql, converters
+
+
+def _convert(value, field_converters):
+    functions, expression = field_converters
+    for function in functions:
+        value = function(value, expression, connection)
+    return value
 
 
 def _check_positive_int(name: str, value, maximum: int) -> int:
@@ -125,8 +209,7 @@ def _write(
     for name, amount in (lifetime or {}).items():
         setattr(card, name, getattr(card, name) + amount)
         update_fields.append(name)
-    card.save(update_fields=update_fields)
-    return Transaction.objects.create(
+    entry = Transaction(
         card=card,
         merchant_id=card.program.merchant_id,
         store=store,
@@ -138,8 +221,44 @@ def _write(
         staff_pin=actor.staff_pin,
         acting_user=actor.user,
         acting_admin=actor.admin,
+        created_at=card.last_activity_at,
         **fields,
     )
+    if connection.vendor == "postgresql":
+        _update_card_and_insert_entry(card, update_fields, entry)
+    else:
+        card.save(update_fields=update_fields)
+        entry.save(force_insert=True)
+    return entry
+
+
+def _update_card_and_insert_entry(card: Card, update_fields: list[str], entry: Transaction):
+    """On PostgreSQL, the card's UPDATE and the ledger row's INSERT in one statement (the
+    UPDATE in a WITH clause, which always runs to completion): one round trip instead of two,
+    and none of the ORM's per-statement work, on the busiest path of the API."""
+    quote = connection.ops.quote_name
+    card_fields = [Card._meta.get_field(name) for name in update_fields]
+    entry_fields = [field for field in Transaction._meta.concrete_fields if not field.primary_key]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in card_fields)
+    columns = ", ".join(quote(field.column) for field in entry_fields)
+    placeholders = ", ".join(["%s"] * len(entry_fields))
+    sql = (
+        f"WITH card AS (UPDATE {Card._meta.db_table} SET {assignments} WHERE id = %s) "
+        f"INSERT INTO {Transaction._meta.db_table} ({columns}) VALUES ({placeholders}) "
+        "RETURNING id"
+    )
+    params = [
+        field.get_db_prep_save(getattr(card, field.attname), connection) for field in card_fields
+    ]
+    params.append(card.pk)
+    params += [
+        field.get_db_prep_save(getattr(entry, field.attname), connection) for field in entry_fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias
 
 
 def _email_context(card: Card) -> dict:
@@ -257,7 +376,7 @@ def earn_points(
         _check_positive_int("purchase_amount_cents", purchase_amount_cents, MAX_PURCHASE_CENTS)
     else:
         _check_positive_int("points", points, MAX_POINTS_PER_OPERATION)
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         program = card.program
@@ -298,7 +417,7 @@ def redeem_points(
         raise InvalidInput("Give either points or reward_id, not both.")
     if points is not None:
         _check_positive_int("points", points, MAX_POINTS_PER_OPERATION)
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_points:
@@ -327,7 +446,7 @@ def add_stamps(
     *, card: Card, store: Store | None, count: int = 1, actor: Actor = SYSTEM
 ) -> Transaction:
     _check_positive_int("count", count, MAX_STAMPS_PER_OPERATION)
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_stamps:
@@ -343,7 +462,7 @@ def add_stamps(
 
 def redeem_stamps(*, card: Card, store: Store | None, actor: Actor = SYSTEM) -> Transaction:
     """Exchange a full set of stamps (the programme's target) for the reward."""
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_stamps:
@@ -366,7 +485,7 @@ def void_transaction(
 ) -> Transaction:
     """Reverse an earn, redeem or stamp transaction with an opposite row that points at it.
     A transaction is voided at most once; voiding an earn whose points are spent is refused."""
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(entry.card_id)
         _check_usable(card, store)
         _check_location(card, store)
@@ -415,7 +534,7 @@ def adjust_points(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("An adjustment needs a reason.", fields={"reason": ["required"]})
-    with transaction.atomic():
+    with _card_transaction():
         card = lock_card(card.pk)
         _check_usable(card, store)
         if not card.program.has_points:
