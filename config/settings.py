@@ -162,7 +162,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Terminal API rate limits, per terminal key (rates: count/period, as "60/m" or "100/5m"). Each
+# Terminal API rate limits, per terminal key (django-ratelimit rates: count/period). Each
 # can be set from the environment, e.g. TERMINAL_RATE_LIMIT_EARN=120/m; RATELIMIT_ENABLE=false
 # turns limiting off (load tests). The counts live in the default cache, which must be shared
 # by every web process (CACHE_URL) for a cap to hold across them.
