@@ -123,6 +123,8 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_select_related = ["card", "store__merchant"]
     search_fields = ["=card__number", "order_reference"]
     paginator = LedgerPaginator
+    # Newest first on the primary key: the ledger has no index on created_at alone.
+    ordering = ["-id"]
     show_full_result_count = False
 
 
