@@ -86,6 +86,12 @@ if _DATABASE_URL:
     # restarts (Django then drops the broken connection). DATABASE_HEALTH_CHECKS=true checks.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", False)
     DATABASES["default"].setdefault("OPTIONS", {})
+    # Parameters bound by the server, and statements run often prepared on each connection:
+    # the terminal API runs the same few statements all day, and PostgreSQL then skips
+    # parsing and planning them. (A pooler in front of PostgreSQL must support prepared
+    # statements, as PgBouncer 1.21+ does with max_prepared_statements.)
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
     # Bound every lock wait: a terminal call never hangs on a busy card.
     DATABASES["default"]["OPTIONS"]["options"] = (
         f"-c lock_timeout={env_int('DATABASE_LOCK_TIMEOUT_MS', 3000)}"
@@ -104,7 +110,7 @@ _REDIS_CACHE_URL = env("CACHE_URL")
 if _REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ReusedClientRedisCache",
             "LOCATION": _REDIS_CACHE_URL,
         }
     }

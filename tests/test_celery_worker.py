@@ -6,13 +6,11 @@ answer."""
 
 import datetime
 import os
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -25,20 +23,9 @@ from loyalty.models import TaskRun, TransactionType
 from loyalty.services.ledger import earn_points
 from loyalty.tasks import EXPIRE_POINTS
 from tests.factories import CardFactory, ProgramFactory
+from tests.redis_support import REDIS_URL, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4")
-
-
-def redis_answers() -> bool:
-    url = urlparse(REDIS_URL)
-    try:
-        with socket.create_connection((url.hostname, url.port or 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,

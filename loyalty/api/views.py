@@ -51,7 +51,6 @@ from loyalty.services.idempotency import (
 )
 from loyalty.services.staff_pins import (
     authorize_terminal_staff,
-    confirm_staff_pin_still_open,
     unlock_staff_pin,
 )
 
@@ -70,8 +69,6 @@ class TerminalViewSet(viewsets.ViewSet):
     permission_classes = [HasTerminalKey]
     # Action name -> key of settings.TERMINAL_RATE_LIMITS.
     rate_limits: dict[str, str] = {}
-    # The staff PIN that `staff()` accepted, and the staff_id it came with.
-    checked_pin = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -106,8 +103,6 @@ class TerminalViewSet(viewsets.ViewSet):
             staff_id=data.get("staff_id"),
             manager=manager,
         )
-        if staff_pin is not None:
-            self.checked_pin = (staff_pin, data.get("staff_id"))
         return ledger.Actor(staff_pin=staff_pin)
 
     def run_once(self, request, prepare: Callable[[], Callable[[], dict]], status: int = 201):
@@ -122,11 +117,6 @@ class TerminalViewSet(viewsets.ViewSet):
             write = prepare()
 
             def write_and_record():
-                if self.checked_pin is not None:
-                    staff_pin, staff_id = self.checked_pin
-                    confirm_staff_pin_still_open(
-                        terminal_key=self.terminal_key, staff_pin=staff_pin, staff_id=staff_id
-                    )
                 body = _render(write())
                 if claim is not None:
                     record_response(claim=claim, status=status, body=body)

@@ -88,40 +88,6 @@ def verify_staff_pin(
     return staff_pin
 
 
-_STILL_OPEN_SQL = f"""
-    SELECT pin.locked_until IS NOT NULL AND pin.locked_until > %(now)s,
-           terminal.pin_locked_until IS NOT NULL AND terminal.pin_locked_until > %(now)s
-    FROM {StaffPin._meta.db_table} pin, {TerminalKey._meta.db_table} terminal
-    WHERE pin.id = %(pin)s AND terminal.id = %(key)s
-"""
-
-
-def confirm_staff_pin_still_open(
-    *, terminal_key: TerminalKey, staff_pin: StaffPin, staff_id: int | None
-) -> None:
-    """Inside the operation's transaction: PinLocked if what `verify_staff_pin` checked (the
-    PIN, and the terminal's PIN entry when no staff_id was given) was locked since.
-
-    A right PIN is checked without a lock, so a burst of parallel guesses could otherwise
-    all be checked before the wrong ones lock PIN entry. The share lock taken here orders
-    this operation against the counting of wrong PINs (which locks the same rows for
-    update): either it comes before the lock, and was among the allowed guesses, or after,
-    and is refused. (SQLite runs one writing transaction at a time: no lock clause needed.)"""
-    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _STILL_OPEN_SQL + lock,
-            {
-                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
-                "pin": staff_pin.pk,
-                "key": terminal_key.pk,
-            },
-        )
-        pin_locked, terminal_locked = cursor.fetchone()
-    if pin_locked or (terminal_locked and staff_id is None):
-        raise PinLocked()
-
-
 def unlock_staff_pin(*, staff_pin: StaffPin) -> StaffPin:
     StaffPin.objects.filter(pk=staff_pin.pk).update(failed_attempts=0, locked_until=None)
     staff_pin.refresh_from_db(fields=["failed_attempts", "locked_until"])

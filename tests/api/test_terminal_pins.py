@@ -1,6 +1,5 @@
 import datetime
 import threading
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -157,40 +156,3 @@ def test_parallel_wrong_guesses_at_a_terminal_never_exceed_the_limit(
 
 def _in_a_while():  # noqa: N802
     return timezone.now() + datetime.timedelta(minutes=15)
-
-
-def _locking_after_the_check(lock):
-    """authorize_terminal_staff, followed by what a parallel wrong guess would do: lock."""
-    from loyalty.services import staff_pins
-
-    real = staff_pins.authorize_terminal_staff
-
-    def check_then_lock(**kwargs):
-        staff_pin = real(**kwargs)
-        lock()
-        return staff_pin
-
-    return mock.patch("loyalty.api.views.authorize_terminal_staff", side_effect=check_then_lock)
-
-
-def test_a_right_pin_is_refused_if_a_parallel_guess_locked_it_since(terminal, card, staff_pin):
-    def lock():
-        StaffPin.objects.filter(pk=staff_pin.pk).update(locked_until=_in_a_while())
-
-    with _locking_after_the_check(lock):
-        response = earn(terminal, card, STAFF_PIN)
-    assert codes([response]) == ["pin_locked"]
-    assert not Transaction.objects.filter(card=card).exists()
-
-
-def test_a_right_pin_is_refused_if_the_terminal_was_locked_since(terminal, card, terminal_key):
-    def lock():
-        TerminalKey.objects.filter(pk=terminal_key.pk).update(pin_locked_until=_in_a_while())
-
-    with _locking_after_the_check(lock):
-        assert codes([earn(terminal, card, STAFF_PIN)]) == ["pin_locked"]
-    TerminalKey.objects.filter(pk=terminal_key.pk).update(pin_locked_until=None)
-    with _locking_after_the_check(lock):
-        # Named staff are not held by the terminal's lock.
-        staff_id = StaffPin.objects.get(staff_name="Sam").pk
-        assert earn(terminal, card, STAFF_PIN, staff_id).status_code == 201
