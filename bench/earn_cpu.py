@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""CPU time of one earn, in the web process and in its PostgreSQL backend, on one connection.
+
+    .venv/bin/python bench/earn_cpu.py [--database-url URL] [--earns 2000]
+
+Recreates the database named in --database-url (default: loyalty_bench on 127.0.0.1), loads
+the same data as `terminal_load.py`, then sends earns one after the other through Django's
+test client (rate limiting in Redis, staff PIN, Idempotency-Key, as in the load test) and
+prints the CPU time per earn of this process and of its PostgreSQL backend. Unlike the load
+test's requests/s, these figures barely depend on what else the machine is doing.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import terminal_load  # noqa: E402
+
+WARM_UP_EARNS = 300
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/loyalty_bench"
+    )
+    parser.add_argument("--earns", type=int, default=2000)
+    args = parser.parse_args()
+
+    os.environ.update(
+        {**terminal_load.server_env(args.database_url), "DJANGO_ALLOWED_HOSTS": "testserver"}
+    )
+    terminal_load.recreate_database(args.database_url)
+    keys, numbers = terminal_load.seed()
+
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+
+    def earn(n: int) -> None:
+        response = client.post(
+            f"/api/v1/terminal/cards/{numbers[n % len(numbers)]}/points/earn/",
+            data=json.dumps({"purchase_amount_cents": 1234, "staff_pin": terminal_load.STAFF_PIN}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Api-Key {keys[n % len(keys)]}",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"earn answered {response.status_code}: {response.content!r}")
+
+    for n in range(WARM_UP_EARNS):
+        earn(n)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    backend_before = backend_cpu_seconds(backend)
+    process_before, wall_before = time.process_time(), time.perf_counter()
+    for n in range(args.earns):
+        earn(n)
+    per_earn = 1000 / args.earns
+    web = (time.process_time() - process_before) * per_earn
+    database = (backend_cpu_seconds(backend) - backend_before) * per_earn
+    wall = (time.perf_counter() - wall_before) * per_earn
+    print(
+        f"{args.earns} earns: web process {web:.2f} ms CPU, PostgreSQL backend "
+        f"{database:.2f} ms CPU, {wall:.2f} ms wall per earn"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
