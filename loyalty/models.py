@@ -187,8 +187,12 @@ class Transaction(models.Model):
     card = models.ForeignKey(
         Card, on_delete=models.PROTECT, related_name="transactions", db_index=False
     )
+    # A copy of the card's merchant, for merchant-wide reads. No database constraint: the
+    # card's own constraint already ties the row to its merchant (card -> programme ->
+    # merchant, all protected), and a second per-row check would add a fifth to the cost of
+    # every ledger insert.
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, related_name="+", db_index=False
+        Merchant, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
     store = models.ForeignKey(
         Store,

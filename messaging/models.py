@@ -14,20 +14,31 @@ class OutgoingEmail(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(
-        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="emails"
+    # Without database constraints: a batch job queues hundreds of thousands of rows, and a
+    # constraint check per row costs as much as storing it. Django still applies on_delete.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
-    template = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="emails",
+        db_constraint=False,
+    )
+    template = models.CharField(max_length=64)
     to = models.EmailField(max_length=254)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        # Newest first by id, which follows creation, so the admin's list reads the primary
+        # key index; batch jobs queue hundreds of thousands of rows, so every index counts.
+        ordering = ["-id"]
         indexes = [models.Index(fields=["status", "created_at"], name="outbox_status_created")]
 
     def __str__(self) -> str:

@@ -40,28 +40,33 @@ def queue_emails(requests: list[EmailRequest]) -> int:
             for r in requests
         )
         return len(requests)
-    # COPY: a batch job queues hundreds at once, and building model instances and quoting
-    # their values cost three times what the database spends storing the rows.
+    # COPY, its text format written by hand: a batch job queues hundreds at once, and building
+    # model instances, or having psycopg adapt each value, cost more than the database spends
+    # storing the rows.
     qn = connection.ops.quote_name
     columns = ", ".join(map(qn, (*_COPY_COLUMNS, "created_at")))
-    now = timezone.now()
+    tail = f"\t{OutgoingEmail.Status.QUEUED.value}\t\t{timezone.now().isoformat()}\n"
+    text = "".join(
+        f"{r.merchant_id}\t{_NULL if r.customer_id is None else r.customer_id}\t"
+        f"{_copy_text(r.template)}\t{_copy_text(r.to)}\t{_copy_text(json.dumps(r.context))}{tail}"
+        for r in requests
+    )
     with connection.cursor() as cursor:
         copy_sql = f"COPY {qn(OutgoingEmail._meta.db_table)} ({columns}) FROM STDIN"
         with cursor.cursor.copy(copy_sql) as copy:
-            for r in requests:
-                copy.write_row(
-                    (
-                        r.merchant_id,
-                        r.customer_id,
-                        r.template,
-                        r.to,
-                        json.dumps(r.context),
-                        OutgoingEmail.Status.QUEUED.value,
-                        "",
-                        now,
-                    )
-                )
+            copy.write(text)
     return len(requests)
+
+
+_NULL = "\\N"
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format, where a backslash, tab, newline or carriage return is
+    escaped and \\N is NULL. (Four replaces are several times faster than one translate.)"""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def queue_email(request: EmailRequest) -> None:

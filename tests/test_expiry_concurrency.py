@@ -85,29 +85,29 @@ def test_two_runs_at_once_expire_each_card_exactly_once(program, monkeypatch):
     first_holds_locks = threading.Event()
     second_committed = threading.Event()
     expire_chunk = expiry._expire_chunk
-    queue_emails = expiry.queue_emails
 
     def expire_and_hold(**kwargs):
         rows = expire_chunk(**kwargs)
-        if threading.current_thread().name == "first" and not first_holds_locks.is_set():
+        # The runs' walker threads are named after the thread that started the run.
+        first = threading.current_thread().name.startswith("first")
+        if first and not first_holds_locks.is_set():
             first_holds_locks.set()
             assert second_committed.wait(timeout=20)
         return rows
 
-    def queue_and_signal(requests):
-        if threading.current_thread().name == "second":
-            second_committed.set()
-        return queue_emails(requests)
-
     monkeypatch.setattr(expiry, "_expire_chunk", expire_and_hold)
-    monkeypatch.setattr(expiry, "queue_emails", queue_and_signal)
     results, errors = {}, []
 
     def run(name):
         try:
             if name == "second":
                 assert first_holds_locks.wait(timeout=20)
-            results[name] = expiry.expire_points(now=NOW)
+                # Called after each committed chunk.
+                results[name] = expiry.expire_points(
+                    now=NOW, on_progress=lambda cards: second_committed.set()
+                )
+            else:
+                results[name] = expiry.expire_points(now=NOW)
         except Exception as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
@@ -167,13 +167,15 @@ def test_a_run_killed_midway_then_run_again_expires_each_card_exactly_once(
         timeout=60,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
-    # Two chunks committed; the third died with its transaction and left nothing.
-    assert Card.objects.filter(program=program, points_balance=0).count() == 2 * CHUNK
-    assert Transaction.objects.filter(type="points_expired").count() == 2 * CHUNK
+    # The third chunk died with its transaction and left nothing; the walkers' first chunks
+    # (one or both, as the kill may come before the second one's commit) are whole.
+    expired = Transaction.objects.filter(type="points_expired").count()
+    assert 0 < expired <= 2 * CHUNK
+    assert Card.objects.filter(program=program, points_balance=0).count() == expired
 
     counts = expiry.expire_points(now=NOW)
 
-    assert counts.cards == CARDS - 2 * CHUNK
+    assert counts.cards == CARDS - expired
     cards = Card.objects.filter(program=program).annotate(
         expired_rows=Count("transactions", filter=Q(transactions__type="points_expired")),
         ledger_total=Sum("transactions__points_delta"),
@@ -181,3 +183,76 @@ def test_a_run_killed_midway_then_run_again_expires_each_card_exactly_once(
     for card in cards:
         assert card.expired_rows == 1, card.number
         assert card.ledger_total == card.points_balance == 0
+
+
+def test_walkers_expire_a_programme_on_connections_of_their_own(program, monkeypatch):
+    monkeypatch.setattr(expiry, "CHUNK_SIZE", CHUNK)
+    expire_chunk = expiry._expire_chunk
+    chunks_by = []
+
+    def recording_expire_chunk(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            chunks_by.append((threading.current_thread().name, cursor.fetchone()[0]))
+        return expire_chunk(**kwargs)
+
+    monkeypatch.setattr(expiry, "_expire_chunk", recording_expire_chunk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own_backend = cursor.fetchone()[0]
+    progress = []
+
+    counts = expiry.expire_points(now=NOW, on_progress=progress.append)
+
+    assert counts.cards == CARDS
+    assert sum(progress) == CARDS
+    names = {name for name, _ in chunks_by}
+    backends = {backend for _, backend in chunks_by}
+    main = threading.current_thread().name
+    assert names == {f"{main}-expiry-{number}" for number in range(expiry.WALKERS)}
+    assert len(backends) == expiry.WALKERS
+    assert own_backend not in backends
+    assert_each_card_expired_exactly_once(program)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [list(backends)]
+        )
+        assert cursor.fetchone()[0] == 0, "the walkers close their connections"
+
+
+def test_ranges_cover_every_card_once(program):
+    ranges = expiry._id_ranges(program, 16)
+    ids = list(Card.objects.filter(program=program).order_by("pk").values_list("pk", flat=True))
+
+    assert 1 < len(ranges) <= 16
+    assert ranges[0][0] == ids[0] - 1
+    assert ranges[-1][1] == ids[-1]
+    for (_, up_to), (after, _) in zip(ranges, ranges[1:], strict=False):
+        assert up_to == after
+    covered = [pk for pk in ids for after, up_to in ranges if after < pk <= up_to]
+    assert covered == ids
+
+
+def test_a_failure_in_one_walker_stops_the_run(program, monkeypatch):
+    monkeypatch.setattr(expiry, "CHUNK_SIZE", CHUNK)
+    queue_emails = expiry.queue_emails
+    calls = []
+
+    def failing_third_time(requests):
+        calls.append(len(requests))
+        if len(calls) == 3:
+            raise RuntimeError("outbox unavailable")
+        return queue_emails(requests)
+
+    monkeypatch.setattr(expiry, "queue_emails", failing_third_time)
+
+    with pytest.raises(RuntimeError, match="outbox unavailable"):
+        expiry.expire_points(now=NOW)
+
+    # Every walker stops after its current chunk: each committed chunk is whole, and a
+    # re-run finishes the job.
+    expired = Transaction.objects.filter(type="points_expired").count()
+    assert expired < CARDS
+    assert Card.objects.filter(program=program, points_balance=0).count() == expired
+    monkeypatch.setattr(expiry, "queue_emails", queue_emails)
+    assert expiry.expire_points(now=NOW).cards == CARDS - expired

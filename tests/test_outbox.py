@@ -1,6 +1,9 @@
 from messaging.models import OutgoingEmail
 from messaging.services import EmailRequest, queue_email, queue_emails
 
+# Everything that COPY's text format or JSON must escape.
+NOTE = 'a "quoted"\tline\r\nwith a \\ backslash, \\N, \\t, é, 🎉 and \x01'
+
 
 def test_queued_emails_are_recorded_with_their_plain_context(merchant, card):
     recorded = queue_emails(
@@ -10,21 +13,25 @@ def test_queued_emails_are_recorded_with_their_plain_context(merchant, card):
                 customer_id=card.customer_id,
                 to="ana@example.com",
                 template="points_expired",
-                context={"first_name": "Ana", "points_expired": 12, "note": 'a "quoted"\tline'},
+                context={"first_name": "Ana", "points_expired": 12, "note": NOTE},
             ),
             EmailRequest(merchant_id=merchant.pk, customer_id=None, to="", template="welcome"),
+            EmailRequest(
+                merchant_id=merchant.pk, customer_id=None, to="c@example.com", template="welcome"
+            ),
         ]
     )
 
-    assert recorded == 1
-    email = OutgoingEmail.objects.get()
+    assert recorded == 2
+    assert OutgoingEmail.objects.get(to="c@example.com").customer_id is None
+    email = OutgoingEmail.objects.get(to="ana@example.com")
     assert (email.merchant_id, email.customer_id, email.to, email.template) == (
         merchant.pk,
         card.customer_id,
         "ana@example.com",
         "points_expired",
     )
-    assert email.context == {"first_name": "Ana", "points_expired": 12, "note": 'a "quoted"\tline'}
+    assert email.context == {"first_name": "Ana", "points_expired": 12, "note": NOTE}
     assert email.status == OutgoingEmail.Status.QUEUED
     assert email.created_at is not None
     assert (email.sent_at, email.error) == (None, "")
