@@ -28,12 +28,17 @@ CHUNK = 50
 
 @pytest.fixture
 def program():
+    return expirable_program(CARDS)
+
+
+def expirable_program(cards: int):
+    """A programme whose `cards` cards all expire at NOW, each with its ledger."""
     merchant = MerchantFactory()
     store = StoreFactory(merchant=merchant)
     program = ProgramFactory(merchant=merchant, points_expiration_days=365)
     customers = Customer.objects.bulk_create(
         Customer(merchant=merchant, email=f"c{i}@example.com", first_name=f"C{i}")
-        for i in range(CARDS)
+        for i in range(cards)
     )
     last_active = NOW - datetime.timedelta(days=400)
     cards = Card.objects.bulk_create(
@@ -41,7 +46,7 @@ def program():
             program=program,
             customer=customer,
             enrolled_store=store,
-            number=f"{i:012d}",
+            number=f"{program.pk:04d}{i:08d}",
             points_balance=10 + i,
             lifetime_points_earned=10 + i,
             last_activity_at=last_active,
@@ -75,7 +80,10 @@ def assert_each_card_expired_exactly_once(program) -> None:
         assert card.points_balance == 0
         assert card.ledger_total == card.points_balance
         assert card.lifetime_points_expired == card.lifetime_points_earned
-    assert OutgoingEmail.objects.filter(template=expiry.EXPIRED_TEMPLATE).count() == CARDS
+    emails = OutgoingEmail.objects.filter(
+        template=expiry.EXPIRED_TEMPLATE, merchant_id=program.merchant_id
+    )
+    assert emails.count() == CARDS
 
 
 def test_two_runs_at_once_expire_each_card_exactly_once(program, monkeypatch):
@@ -185,7 +193,7 @@ def test_a_run_killed_midway_then_run_again_expires_each_card_exactly_once(
         assert card.ledger_total == card.points_balance == 0
 
 
-def test_walkers_expire_a_programme_on_connections_of_their_own(program, monkeypatch):
+def test_walkers_expire_every_programme_on_connections_of_their_own(program, monkeypatch):
     monkeypatch.setattr(expiry, "CHUNK_SIZE", CHUNK)
     expire_chunk = expiry._expire_chunk
     chunks_by = []
@@ -197,6 +205,7 @@ def test_walkers_expire_a_programme_on_connections_of_their_own(program, monkeyp
         return expire_chunk(**kwargs)
 
     monkeypatch.setattr(expiry, "_expire_chunk", recording_expire_chunk)
+    small_program = expirable_program(7)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         own_backend = cursor.fetchone()[0]
@@ -204,8 +213,10 @@ def test_walkers_expire_a_programme_on_connections_of_their_own(program, monkeyp
 
     counts = expiry.expire_points(now=NOW, on_progress=progress.append)
 
-    assert counts.cards == CARDS
-    assert sum(progress) == CARDS
+    assert (counts.programs, counts.cards) == (2, CARDS + 7)
+    assert sum(progress) == CARDS + 7
+    assert Card.objects.filter(program=small_program, points_balance=0).count() == 7
+    # Both programmes by the same walkers: one connection each for the whole run.
     names = {name for name, _ in chunks_by}
     backends = {backend for _, backend in chunks_by}
     main = threading.current_thread().name
@@ -220,17 +231,21 @@ def test_walkers_expire_a_programme_on_connections_of_their_own(program, monkeyp
         assert cursor.fetchone()[0] == 0, "the walkers close their connections"
 
 
-def test_ranges_cover_every_card_once(program):
-    ranges = expiry._id_ranges(program, 16)
+def test_ranges_cover_every_card_once_and_a_small_programme_takes_one(program, monkeypatch):
+    monkeypatch.setattr(expiry, "CHUNK_SIZE", CHUNK)
+    ranges = expiry._id_ranges(program)
     ids = list(Card.objects.filter(program=program).order_by("pk").values_list("pk", flat=True))
 
-    assert 1 < len(ranges) <= 16
+    assert len(ranges) == CARDS // (4 * CHUNK)
     assert ranges[0][0] == ids[0] - 1
     assert ranges[-1][1] == ids[-1]
     for (_, up_to), (after, _) in zip(ranges, ranges[1:], strict=False):
         assert up_to == after
     covered = [pk for pk in ids for after, up_to in ranges if after < pk <= up_to]
     assert covered == ids
+    assert len(expiry._id_ranges(expirable_program(4 * CHUNK - 1))) == 1
+    monkeypatch.setattr(expiry, "CHUNK_SIZE", 1)
+    assert len(expiry._id_ranges(program)) == expiry.MAX_RANGES
 
 
 def test_a_failure_in_one_walker_stops_the_run(program, monkeypatch):

@@ -12,7 +12,7 @@ The work is set-based. Per programme the cards are taken in chunks of CHUNK_SIZE
 chunks came before. Each chunk is one transaction that writes all its ledger rows and zeroes
 all its balances set-based: on PostgreSQL in one statement, elsewhere in one INSERT ... SELECT
 and one UPDATE. Its emails are queued after the commit, in one call. On PostgreSQL, WALKERS
-threads expire a programme at once, each on its own connection and its own ranges of ids.
+threads expire at once, each on its own connection and its own ranges of ids.
 
 Safe to crash, re-run and run twice at once: the chunk query re-checks the balance and the
 activity threshold on the rows it locks, so a committed chunk is never expired again, a chunk
@@ -38,11 +38,11 @@ from merchants.models import Merchant
 from messaging.services import EmailRequest, queue_emails
 
 CHUNK_SIZE = 500
-# Connections expiring one programme at once, each over its own ranges of card ids: the
-# database then works on as many cores. Each walker takes ranges from a common queue, and
-# smaller ranges even out their shares.
+# Connections expiring at once, each over its own ranges of card ids: the database then
+# works on as many cores. The walkers take ranges from a common queue; a large programme is
+# cut into up to MAX_RANGES of them, which evens out the walkers' shares.
 WALKERS = 2
-RANGES_PER_WALKER = 8
+MAX_RANGES = 16
 EXPIRED_TEMPLATE = "points_expired"
 EXPIRING_TEMPLATE = "points_expiring"
 
@@ -77,9 +77,10 @@ def expire_points(
             if on_progress is not None:
                 on_progress(len(rows))
 
-    for program in _programs_with_expiry(merchants):
-        counts.programs += 1
-        _expire_program(program=program, now=now, committed=committed)
+    programs = list(_programs_with_expiry(merchants))
+    counts.programs = len(programs)
+    _expire(programs=programs, now=now, committed=committed)
+    for program in programs:
         counts.warnings += _warn_expiring_points(program=program, now=now)
     return counts
 
@@ -172,18 +173,21 @@ def _cards_to_warn(program: Program, now: datetime.datetime) -> QuerySet[Card]:
     )
 
 
-def _expire_program(
-    *, program: Program, now: datetime.datetime, committed: Callable[[list[dict]], None]
+def _expire(
+    *, programs: list[Program], now: datetime.datetime, committed: Callable[[list[dict]], None]
 ) -> None:
-    """Expire the programme's due points: on PostgreSQL with WALKERS threads, each on a
-    connection of its own; elsewhere, or inside a transaction (a test's), whose cards other
-    connections would not see, in one walk on this connection."""
+    """Expire the programmes' due points. On PostgreSQL, WALKERS threads, each on a connection
+    of its own for the whole run, take ranges of card ids of any programme from a common
+    queue. Elsewhere, or inside a transaction (a test's), whose cards other connections would
+    not see, programme after programme on this connection."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        _expire_range(program=program, now=now, after=0, up_to=None, committed=committed)
+        for program in programs:
+            _expire_range(program=program, now=now, after=0, up_to=None, committed=committed)
         return
     ranges = queue.SimpleQueue()
-    for card_range in _id_ranges(program, WALKERS * RANGES_PER_WALKER):
-        ranges.put(card_range)
+    for program in programs:
+        for after, up_to in _id_ranges(program):
+            ranges.put((program, after, up_to))
     stop = threading.Event()
     errors = []
 
@@ -191,7 +195,7 @@ def _expire_program(
         try:
             while not stop.is_set():
                 try:
-                    after, up_to = ranges.get_nowait()
+                    program, after, up_to = ranges.get_nowait()
                 except queue.Empty:
                     return
                 _expire_range(
@@ -227,12 +231,15 @@ def _expire_program(
         raise errors[0]
 
 
-def _id_ranges(program: Program, count: int) -> list[tuple[int, int]]:
-    """About `count` ranges of card ids, (after, up to), of equal width, that cover the
-    programme's cards."""
-    bounds = Card.all_objects.filter(program=program).aggregate(low=Min("pk"), high=Max("pk"))
-    if bounds["low"] is None:
+def _id_ranges(program: Program) -> list[tuple[int, int]]:
+    """Ranges of card ids, (after, up to], of equal width, that cover the programme's cards:
+    one per four chunks' worth of cards, from one to MAX_RANGES."""
+    bounds = Card.all_objects.filter(program=program).aggregate(
+        low=Min("pk"), high=Max("pk"), cards=Count("pk")
+    )
+    if not bounds["cards"]:
         return []
+    count = min(MAX_RANGES, max(1, bounds["cards"] // (4 * CHUNK_SIZE)))
     after, last = bounds["low"] - 1, bounds["high"]
     width = -(-(last - after) // count)
     return [(start, min(start + width, last)) for start in range(after, last, width)]
