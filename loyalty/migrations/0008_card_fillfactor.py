@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            lambda apps, schema_editor: set_fillfactor(apps, schema_editor, 70),
+            lambda apps, schema_editor: set_fillfactor(apps, schema_editor, 60),
             lambda apps, schema_editor: set_fillfactor(apps, schema_editor, None),
         ),
     ]
