@@ -6,7 +6,9 @@
 Recreates the PostgreSQL database named in --database-url (default: loyalty_bench on
 127.0.0.1), loads 10,000 cards and 50 terminal keys, starts gunicorn on 127.0.0.1:8013 and
 drives earn with 50 concurrent terminals (each request with its own Idempotency-Key, staff
-PIN, rate limiting on with caps high enough never to bite), then the ceiling endpoint.
+PIN, rate limiting on with caps high enough never to bite), then a bare hand-written SQL earn
+(lock, update, insert: what any earn that follows the ledger rule costs at least), then the
+ceiling endpoint.
 Needs PostgreSQL, and Redis on 127.0.0.1:6379 for the shared rate-limit cache.
 """
 
@@ -185,6 +187,21 @@ def earn_load(keys, numbers, seconds, share, out):
     out.put(asyncio.run(drive(earn, TERMINALS // LOAD_PROCESSES, seconds)))
 
 
+def bare_earn_load(numbers, seconds, share, out):
+    rng = random.Random(share)
+
+    async def bare_earn(connection, n):
+        body = json.dumps({"purchase_amount_cents": rng.randint(100, 10_000)}).encode()
+        return await connection.request(
+            "POST",
+            f"/bench/bare-earn/{rng.choice(numbers)}/",
+            {"Content-Type": "application/json"},
+            body,
+        )
+
+    out.put(asyncio.run(drive(bare_earn, TERMINALS // LOAD_PROCESSES, seconds)))
+
+
 def ceiling_load(seconds, share, out):
     async def ceiling(connection, n):
         return await connection.request("GET", "/bench/ceiling/", {})
@@ -218,7 +235,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def report(name: str, rate: float, latencies: list[float], statuses: dict) -> None:
     print(
-        f"{name:<8} {rate:8.0f} req/s   p50 {percentile(latencies, 0.50) * 1000:6.1f} ms   "
+        f"{name:<14} {rate:8.0f} req/s   p50 {percentile(latencies, 0.50) * 1000:6.1f} ms   "
         f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   statuses {statuses}",
         flush=True,
     )
@@ -249,6 +266,9 @@ def main() -> int:
         measure(earn_load, (keys, numbers), 3)  # warm-up: connections, caches
         earn_rate, earn_latencies, earn_statuses = measure(earn_load, (keys, numbers), args.seconds)
         report("earn", earn_rate, earn_latencies, earn_statuses)
+        measure(bare_earn_load, (numbers,), 3)
+        bare_rate, bare_latencies, bare_statuses = measure(bare_earn_load, (numbers,), args.seconds)
+        report("bare SQL earn", bare_rate, bare_latencies, bare_statuses)
         measure(ceiling_load, (), 3)
         ceiling_rate, ceiling_latencies, ceiling_statuses = measure(ceiling_load, (), args.seconds)
         report("ceiling", ceiling_rate, ceiling_latencies, ceiling_statuses)
@@ -258,6 +278,7 @@ def main() -> int:
     errors = sum(count for status, count in earn_statuses.items() if status != 201)
     print(
         f"earn / ceiling = {earn_rate / ceiling_rate:.2f}   "
+        f"bare SQL earn / ceiling = {bare_rate / ceiling_rate:.2f}   "
         f"earn p99 = {percentile(earn_latencies, 0.99) * 1000:.1f} ms   errors = {errors}"
     )
     return 0
