@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
 
 from customers.models import Customer
@@ -247,7 +248,9 @@ class Transaction(models.Model):
     voids = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The instant the operation applied, which the services also give the card's
+    # last_activity_at; auto_now_add would replace it with the time of the INSERT.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -168,6 +168,13 @@ def test_it_earns_a_given_number_of_points_and_records_who(card, store):
     assert card.last_activity_at == entry.card.last_activity_at
 
 
+def test_the_ledger_row_is_dated_when_the_card_changed(card, store):
+    entry = earn(card, store, 10)
+    card.refresh_from_db()
+    stored = Transaction.objects.get(pk=entry.pk)
+    assert stored.created_at == entry.created_at == card.last_activity_at
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
