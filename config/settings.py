@@ -236,4 +236,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # Django's own logger has a console handler of its own in debug: without this, each of
+    # its messages would print twice, once there and once through the root logger.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }

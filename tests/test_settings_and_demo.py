@@ -57,6 +57,21 @@ def test_check_deploy_reports_nothing_with_production_like_variables():
     assert "no issues" in result.stdout
 
 
+def test_django_log_messages_print_once_in_debug():
+    # Django adds a console handler of its own in debug, besides the root logger's.
+    environment = {key: value for key, value in os.environ.items() if key != "LOG_LEVEL"}
+    environment.update(DJANGO_SETTINGS_MODULE="config.settings", DJANGO_DEBUG="true")
+    script = (
+        "import logging, django; django.setup(); "
+        "logging.getLogger('django.utils.autoreload').info('watching for changes')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("watching for changes") == 1
+
+
 @pytest.mark.django_db
 def test_load_demo_is_idempotent_and_shows_two_tenants(capsys):
     call_command("load_demo")
