@@ -37,7 +37,13 @@ from loyalty.api.serializers import (
     VoidInput,
     ledger_operation_body,
 )
-from loyalty.errors import InvalidInput, NoLiveProgram, NotFound, RewardUnavailable
+from loyalty.errors import (
+    IdempotencyKeyInProgress,
+    InvalidInput,
+    NoLiveProgram,
+    NotFound,
+    RewardUnavailable,
+)
 from loyalty.models import Card, Program, Reward, StaffPin, Transaction
 from loyalty.selectors import card_to_change
 from loyalty.services import ledger
@@ -118,8 +124,8 @@ class TerminalViewSet(viewsets.ViewSet):
 
             def write_and_record():
                 body = _render(write())
-                if claim is not None:
-                    record_response(claim=claim, status=status, body=body)
+                if claim is not None and not record_response(claim=claim, status=status, body=body):
+                    raise IdempotencyKeyInProgress()
                 return body
 
             body = run_in_transaction(write_and_record)

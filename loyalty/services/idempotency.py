@@ -4,6 +4,12 @@ processes and restarts.
 A key is claimed in its own committed transaction, so that a concurrent retry sees it in
 flight (409) instead of waiting; the response is recorded in the caller's transaction, the
 one that writes the ledger row, so a committed ledger row always has its response to replay.
+
+A claim left without a response for ABANDONED_AFTER may be taken over by a retry. Both sides
+compare and set, so that a request that was only slow and the retry that took its claim over
+never both land: the response is recorded only while the claim is still the request's own
+(otherwise its transaction is rolled back), and a claim is taken over only while it still has
+no response.
 """
 
 import datetime
@@ -59,9 +65,12 @@ def claim_idempotency_key(
         expired = record.claimed_at <= now - RETENTION
         abandoned = record.response_status is None and record.claimed_at <= now - ABANDONED_AFTER
         if expired or abandoned:
-            # Compare-and-set on the claim time: of two requests reclaiming it, one wins.
+            # Compare-and-set on what was read: of two requests reclaiming it, one wins, and
+            # an abandoned claim whose request has recorded its response meanwhile is kept.
             reclaimed = IdempotencyRecord.objects.filter(
-                pk=record.pk, claimed_at=record.claimed_at
+                pk=record.pk,
+                claimed_at=record.claimed_at,
+                response_status=record.response_status,
             ).update(
                 request_digest=request_digest,
                 response_status=None,
@@ -106,21 +115,33 @@ def _insert_claim(terminal_key_id, key, digest, now) -> IdempotencyRecord | None
     )
 
 
-def record_response(*, claim: IdempotencyRecord, status: int, body: str) -> None:
+def record_response(*, claim: IdempotencyRecord, status: int, body: str) -> bool:
     """Keep the response for replays (inside the caller's transaction), or give the key up
-    when the response is one that the client should retry."""
+    when the response is one that the client should retry.
+
+    False if a retry has taken the claim over (this request ran past ABANDONED_AFTER): the
+    caller must then roll its work back, since the retry does it again."""
     if status in RETRYABLE_STATUSES or status >= 500:
         release_idempotency_key(claim=claim)
-        return
+        return True
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_TABLE} SET response_status = %s, response_body = %s WHERE id = %s",
-            [status, body, claim.pk],
+            f"UPDATE {_TABLE} SET response_status = %s, response_body = %s "
+            "WHERE id = %s AND claimed_at = %s AND response_status IS NULL",
+            [
+                status,
+                body,
+                claim.pk,
+                connection.ops.adapt_datetimefield_value(claim.claimed_at),
+            ],
         )
+        return cursor.rowcount == 1
 
 
 def release_idempotency_key(*, claim: IdempotencyRecord) -> None:
-    IdempotencyRecord.objects.filter(pk=claim.pk, response_status__isnull=True).delete()
+    IdempotencyRecord.objects.filter(
+        pk=claim.pk, claimed_at=claim.claimed_at, response_status__isnull=True
+    ).delete()
 
 
 def purge_idempotency_records(*, now: datetime.datetime | None = None) -> int:

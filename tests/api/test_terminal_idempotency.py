@@ -4,13 +4,21 @@ import json
 import threading
 
 import pytest
+import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty.models import IdempotencyRecord, Transaction
-from loyalty.services import ledger
-from loyalty.services.idempotency import request_digest
+from loyalty.services import idempotency, ledger
+from loyalty.services.idempotency import (
+    ABANDONED_AFTER,
+    StoredResponse,
+    claim_idempotency_key,
+    record_response,
+    release_idempotency_key,
+    request_digest,
+)
 from tests.api.conftest import STAFF_PIN, Terminal
 from tests.factories import TerminalKeyFactory
 
@@ -161,3 +169,105 @@ def test_two_concurrent_requests_with_the_same_key_write_one_ledger_row(
     # Once the first has finished, a retry replays it.
     assert earn(Terminal(terminal_key), card).status_code == 201
     assert Transaction.objects.filter(card=card).count() == 1
+
+
+AFTER_ABANDONMENT = ABANDONED_AFTER + datetime.timedelta(seconds=1)
+
+
+def test_a_request_whose_claim_was_taken_over_can_record_nothing(terminal_key):
+    started = timezone.now()
+    with time_machine.travel(started, tick=False):
+        slow = claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
+    with time_machine.travel(started + AFTER_ABANDONMENT, tick=False):
+        retry = claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
+    assert isinstance(retry, IdempotencyRecord) and retry.pk == slow.pk
+    assert record_response(claim=slow, status=201, body="slow") is False
+    # Nor can the slow request give the retry's claim up.
+    release_idempotency_key(claim=slow)
+    assert record_response(claim=retry, status=201, body="retry") is True
+    record = IdempotencyRecord.objects.get()
+    assert (record.response_status, record.response_body) == (201, "retry")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_outlived_its_claim_writes_nothing(terminal, card, monkeypatch):
+    earn_points = ledger.earn_points
+    digest = _digest_of_first_request(terminal, card)
+
+    def earn_after_the_client_retried(**kwargs):
+        # The client gave this request up, and its retry, on another connection, took the
+        # claim over.
+        def retry():
+            try:
+                with time_machine.travel(timezone.now() + AFTER_ABANDONMENT, tick=False):
+                    claim_idempotency_key(
+                        terminal_key=terminal.key, key="sale-1", request_digest=digest
+                    )
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=retry)
+        thread.start()
+        thread.join()
+        return earn_points(**kwargs)
+
+    monkeypatch.setattr(ledger, "earn_points", earn_after_the_client_retried)
+    response = earn(terminal, card)
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_progress"
+    assert not Transaction.objects.filter(card=card).exists()
+    # The retry's claim stands, for the retry to complete.
+    assert IdempotencyRecord.objects.get().response_status is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_takeover_waiting_on_a_late_response_replays_it(terminal_key, monkeypatch):
+    started = timezone.now()
+    with time_machine.travel(started, tick=False):
+        slow = claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
+    # The retry finds the key taken; before it reads the claim, the slow request records
+    # its response, without committing yet.
+    insert_claim = idempotency._insert_claim
+    key_taken, response_recorded = threading.Event(), threading.Event()
+
+    def insert_claim_then_pause(*args):
+        claimed = insert_claim(*args)
+        if claimed is None and not key_taken.is_set():
+            key_taken.set()
+            response_recorded.wait(10)
+        return claimed
+
+    monkeypatch.setattr(idempotency, "_insert_claim", insert_claim_then_pause)
+    outcome = []
+
+    def retry():
+        try:
+            outcome.append(
+                claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
+            )
+        finally:
+            connection.close()
+
+    with time_machine.travel(started + AFTER_ABANDONMENT, tick=False):
+        thread = threading.Thread(target=retry)
+        thread.start()
+        assert key_taken.wait(10)
+        with transaction.atomic():
+            assert record_response(claim=slow, status=201, body="slow") is True
+            response_recorded.set()
+            # The retry read the claim as abandoned, and waits on its row to take it over.
+            _wait_for_a_lock_wait()
+        thread.join()
+    assert outcome == [StoredResponse(status=201, body="slow")]
+
+
+def _wait_for_a_lock_wait():
+    for _ in range(500):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("the retry never waited on the claim's row")
