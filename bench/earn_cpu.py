@@ -5,9 +5,10 @@
 
 Recreates the database named in --database-url (default: loyalty_bench on 127.0.0.1), loads
 the same data as `terminal_load.py`, then sends earns one after the other through Django's
-test client (rate limiting in Redis, staff PIN, Idempotency-Key, as in the load test) and
-prints the CPU time per earn of this process and of its PostgreSQL backend. Unlike the load
-test's requests/s, these figures barely depend on what else the machine is doing.
+test client (rate limiting in Redis, staff PIN, Idempotency-Key, as in the load test), then
+the load test's bare hand-written SQL earns, and prints the CPU time per earn of this process
+and of its PostgreSQL backend for each. Unlike the load test's requests/s, these figures
+depend little on what else the machine is doing.
 """
 
 import argparse
@@ -61,23 +62,34 @@ def main() -> int:
         if response.status_code != 201:
             raise SystemExit(f"earn answered {response.status_code}: {response.content!r}")
 
-    for n in range(WARM_UP_EARNS):
-        earn(n)
+    def bare_earn(n: int) -> None:
+        response = client.post(
+            f"/bench/bare-earn/{numbers[n % len(numbers)]}/",
+            data=json.dumps({"purchase_amount_cents": 1234}),
+            content_type="application/json",
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"bare earn answered {response.status_code}: {response.content!r}")
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    backend_before = backend_cpu_seconds(backend)
-    process_before, wall_before = time.process_time(), time.perf_counter()
-    for n in range(args.earns):
-        earn(n)
-    per_earn = 1000 / args.earns
-    web = (time.process_time() - process_before) * per_earn
-    database = (backend_cpu_seconds(backend) - backend_before) * per_earn
-    wall = (time.perf_counter() - wall_before) * per_earn
-    print(
-        f"{args.earns} earns: web process {web:.2f} ms CPU, PostgreSQL backend "
-        f"{database:.2f} ms CPU, {wall:.2f} ms wall per earn"
-    )
+    for name, send in (("earns", earn), ("bare SQL earns", bare_earn)):
+        for n in range(WARM_UP_EARNS):
+            send(n)
+        backend_before = backend_cpu_seconds(backend)
+        process_before, wall_before = time.process_time(), time.perf_counter()
+        for n in range(args.earns):
+            send(n)
+        per_earn = 1000 / args.earns
+        web = (time.process_time() - process_before) * per_earn
+        database = (backend_cpu_seconds(backend) - backend_before) * per_earn
+        wall = (time.perf_counter() - wall_before) * per_earn
+        print(
+            f"{args.earns} {name}: web process {web:.2f} ms CPU, PostgreSQL backend "
+            f"{database:.2f} ms CPU, {wall:.2f} ms wall per earn",
+            flush=True,
+        )
     return 0
 
 
