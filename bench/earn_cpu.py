@@ -51,25 +51,23 @@ def main() -> int:
 
     client = Client()
 
-    def earn(n: int) -> None:
+    def post(path: str, body: dict, **headers) -> None:
         response = client.post(
+            path, data=json.dumps(body), content_type="application/json", **headers
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"{path} answered {response.status_code}: {response.content!r}")
+
+    def earn(n: int) -> None:
+        post(
             f"/api/v1/terminal/cards/{numbers[n % len(numbers)]}/points/earn/",
-            data=json.dumps({"purchase_amount_cents": 1234, "staff_pin": terminal_load.STAFF_PIN}),
-            content_type="application/json",
+            {"purchase_amount_cents": 1234, "staff_pin": terminal_load.STAFF_PIN},
             HTTP_AUTHORIZATION=f"Api-Key {keys[n % len(keys)]}",
             HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
         )
-        if response.status_code != 201:
-            raise SystemExit(f"earn answered {response.status_code}: {response.content!r}")
 
     def bare_earn(n: int) -> None:
-        response = client.post(
-            f"/bench/bare-earn/{numbers[n % len(numbers)]}/",
-            data=json.dumps({"purchase_amount_cents": 1234}),
-            content_type="application/json",
-        )
-        if response.status_code != 201:
-            raise SystemExit(f"bare earn answered {response.status_code}: {response.content!r}")
+        post(f"/bench/bare-earn/{numbers[n % len(numbers)]}/", {"purchase_amount_cents": 1234})
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
