@@ -47,3 +47,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_secret(name: str) -> str | None:
+    """A secret, or None when it is unset, empty or only blanks: an empty line in an .env
+    file or an empty secret file must count as missing, not as a key."""
+    raw = env(name)
+    if raw is None or not raw.strip():
+        return None
+    return raw

@@ -10,21 +10,31 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env, env_bool, env_int, env_list
+from config.env import env, env_bool, env_int, env_list, env_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Without a secret key this is a local run: debug on, development key. Production sets both.
-_SECRET_KEY = env("DJANGO_SECRET_KEY")
+# Without a secret key this is a local run: debug on, development keys. Production sets the
+# secrets and leaves debug off; an empty value counts as missing, so a blank line in an .env
+# file cannot start a server on a key everybody knows.
+_SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 DEBUG = env_bool("DJANGO_DEBUG", _SECRET_KEY is None)
-if _SECRET_KEY is None and not DEBUG:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+if not DEBUG:
+    for _name in ("DJANGO_SECRET_KEY", "PIN_SECRET"):
+        if env_secret(_name) is None:
+            raise ImproperlyConfigured(
+                f"{_name} must be set, and not empty, when DJANGO_DEBUG is off"
+            )
 SECRET_KEY = _SECRET_KEY or "insecure-development-key-for-local-runs-only"
+# Old keys, still accepted for signatures and sessions while they are rotated out.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
-# Staff PINs are stored as an HMAC keyed with this secret (see loyalty.pins).
-PIN_SECRET = env("PIN_SECRET", SECRET_KEY)
+# Staff PINs are stored as an HMAC keyed with this secret (see loyalty.pins). A PIN whose
+# digest was made with a fallback is still accepted, and re-keyed on its next right entry.
+PIN_SECRET = env_secret("PIN_SECRET") or "insecure-development-pin-secret-for-local-runs-only"
+PIN_SECRET_FALLBACKS = env_list("PIN_SECRET_FALLBACKS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -150,7 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["loyalty.api.parsers.NestingLimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "loyalty.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -168,14 +178,16 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Terminal API rate limits, per terminal key (django-ratelimit rates: count/period). Each
-# can be set from the environment, e.g. TERMINAL_RATE_LIMIT_EARN=120/m; RATELIMIT_ENABLE=false
+# Terminal API rate limits, per terminal key (django-ratelimit rates: count/period); "read"
+# caps the card and ledger lookups together. Each can be set from the environment, e.g.
+# TERMINAL_RATE_LIMIT_EARN=120/m; RATELIMIT_ENABLE=false
 # turns limiting off (load tests). The counts live in the default cache, which must be shared
 # by every web process (CACHE_URL) for a cap to hold across them.
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 TERMINAL_RATE_LIMITS = {
     scope: env(f"TERMINAL_RATE_LIMIT_{scope.upper()}", default)
     for scope, default in {
+        "read": "300/m",
         "program": "30/m",
         "enroll": "10/m",
         "earn": "60/m",

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.demo import load_demo
 
@@ -7,6 +8,12 @@ class Command(BaseCommand):
     help = "Load demo merchants, stores, programmes, cards and PINs (idempotent; local use only)."
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            # The demo's superuser is admin/admin: never on a server that others can reach.
+            raise CommandError(
+                "load_demo creates the superuser admin/admin and runs only with "
+                "DJANGO_DEBUG=true (local use)."
+            )
         demo = load_demo()
         bakery_key = demo.terminal_keys["demo-bakery"]
         card = demo.cards["demo-bakery"][0]
