@@ -26,6 +26,56 @@ def test_it_answers_malformed_json_with_400(terminal, card, raw):
     assert_error(response, 400, "parse_error")
 
 
+def nested(depth: int) -> bytes:
+    """A JSON object whose "a" holds lists nested until `depth` containers in all."""
+    return b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+# Every POST endpoint parses its body the same way.
+POST_PATHS = [
+    "enrollments/",
+    "cards/{number}/points/earn/",
+    "cards/{number}/points/redeem/",
+    "cards/{number}/points/adjust/",
+    "cards/{number}/stamps/",
+    "cards/{number}/stamps/redeem/",
+    "transactions/1/void/",
+    "pins/1/unlock/",
+    "terminal/unlock/",
+]
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_it_refuses_a_body_nested_deeper_than_32_levels(terminal, card, path, depth):
+    response = terminal.client.post(
+        f"{BASE}/{path.format(number=card.number)}", nested(depth), content_type="application/json"
+    )
+    body = assert_error(response, 400, "invalid")
+    assert "nested deeper than 32 levels" in body["detail"]
+
+
+def test_a_body_nested_32_levels_is_parsed(terminal, card):
+    response = terminal.client.post(
+        f"{BASE}/cards/{card.number}/points/earn/", nested(32), content_type="application/json"
+    )
+    # Parsed, then refused by the serializer: the body has no amount.
+    body = assert_error(response, 400, "invalid")
+    assert "fields" in body
+
+
+def test_a_retry_of_a_too_deeply_nested_body_replays_its_400(terminal, card):
+    path = f"{BASE}/cards/{card.number}/points/earn/"
+    answers = [
+        terminal.client.post(
+            path, nested(1_000), content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep"
+        )
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in answers] == [400, 400]
+    assert answers[0].content == answers[1].content
+
+
 @pytest.mark.parametrize("body", [b"[]", b'"text"', b"null", b"42", b"true"])
 def test_it_answers_a_body_that_is_not_an_object_with_400(terminal, card, body):
     response = terminal.client.post(
