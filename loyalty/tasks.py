@@ -11,11 +11,13 @@ from celery import shared_task
 from django.utils import timezone
 
 from loyalty.services.expiry import expire_points as expire_points_service
+from loyalty.services.idempotency import purge_idempotency_records as purge_idempotency_service
 from loyalty.services.task_runs import run_recorded
 
 logger = logging.getLogger(__name__)
 
 EXPIRE_POINTS = "loyalty.expire_points"
+PURGE_IDEMPOTENCY_RECORDS = "loyalty.purge_idempotency_records"
 
 
 @shared_task(
@@ -32,6 +34,14 @@ def expire_points() -> dict[str, int]:
     )
     logger.info("Expired points: %s", counts)
     return counts
+
+
+@shared_task(name=PURGE_IDEMPOTENCY_RECORDS, acks_late=True, reject_on_worker_lost=True)
+def purge_idempotency_records() -> dict[str, int]:
+    return run_recorded(
+        task=PURGE_IDEMPOTENCY_RECORDS,
+        work=lambda: {"deleted": purge_idempotency_service()},
+    )
 
 
 # The jobs below arrive with their own issues. Their schedule rows exist but are created

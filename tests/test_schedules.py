@@ -6,11 +6,13 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import ModelEntry
 
 from config.celery import app
-from loyalty.models import TaskRun
+from loyalty.models import IdempotencyRecord, TaskRun
+from tests.factories import TerminalKeyFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("schedules")]
 
@@ -42,6 +44,7 @@ def test_the_migration_creates_the_schedules_of_the_design(worker_tasks):
             False,
             "0 10 * * 1 (m/h/dM/MY/d) Europe/Luxembourg",
         ),
+        "loyalty.purge_idempotency_records": (True, "30 3 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
     }
     assert set(rows) <= set(worker_tasks)
 
@@ -57,7 +60,7 @@ def test_re_running_the_migration_neither_duplicates_nor_undoes_an_operators_cha
     call_command("migrate", "loyalty", "0003_task_run", verbosity=0)
     call_command("migrate", "loyalty", verbosity=0)
 
-    assert PeriodicTask.objects.count() == 4
+    assert PeriodicTask.objects.count() == 5
     expire = PeriodicTask.objects.get(task="loyalty.expire_points")
     assert expire.enabled is False
     assert expire.crontab.hour == "3"
@@ -115,4 +118,25 @@ def test_a_job_not_built_yet_does_nothing_but_record_its_run(worker_tasks, task)
 
     assert list(TaskRun.objects.values_list("task", "status", "counts")) == [
         (task, TaskRun.Status.SUCCEEDED, {})
+    ]
+
+
+def test_the_daily_purge_deletes_idempotency_records_past_24_hours(worker_tasks, store):
+    terminal_key = TerminalKeyFactory(store=store)
+    now = timezone.now()
+    for key, age in [("old", 24 * 60 + 1), ("edge", 24 * 60 - 1), ("new", 5)]:
+        IdempotencyRecord.objects.create(
+            terminal_key=terminal_key,
+            key=key,
+            request_digest="0" * 64,
+            response_status=201,
+            response_body='{"card": {"customer_first_name": "Nina"}}',
+            claimed_at=now - datetime.timedelta(minutes=age),
+        )
+
+    worker_tasks["loyalty.purge_idempotency_records"].delay()
+
+    assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"edge", "new"}
+    assert list(TaskRun.objects.values_list("task", "status", "counts")) == [
+        ("loyalty.purge_idempotency_records", TaskRun.Status.SUCCEEDED, {"deleted": 1})
     ]

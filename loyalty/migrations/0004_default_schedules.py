@@ -47,12 +47,13 @@ SCHEDULES = [
 ]
 
 
-def create_schedules(apps, schema_editor):
+def ensure_schedules(apps, specs):
+    """Create the row of each spec whose task has none (later schedule migrations use it)."""
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     created = False
-    for spec in SCHEDULES:
+    for spec in specs:
         if PeriodicTask.objects.filter(task=spec["task"]).exists():
             continue
         crontab, _ = CrontabSchedule.objects.get_or_create(
@@ -77,6 +78,10 @@ def create_schedules(apps, schema_editor):
         # A running beat reloads its schedule when this timestamp moves (the model's own
         # signal does not fire for the historical models a migration uses).
         PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+
+
+def create_schedules(apps, schema_editor):
+    ensure_schedules(apps, SCHEDULES)
 
 
 class Migration(migrations.Migration):
