@@ -75,6 +75,15 @@ class PinLocked(DomainError):
     default_detail = "Too many wrong PINs: PIN entry is locked for a while."
 
 
+class TerminalSuspended(DomainError):
+    code = "terminal_suspended"
+    status = 403
+    default_detail = (
+        "PIN entry was locked too often: this terminal key is suspended until an operator "
+        "lifts the suspension in the admin."
+    )
+
+
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
     status = 422
@@ -133,4 +142,5 @@ __all__ = [
     "RetryLater",
     "RewardUnavailable",
     "StampsNotEnabled",
+    "TerminalSuspended",
 ]

@@ -278,12 +278,17 @@ class TerminalKey(AbstractAPIKey):
     """One API key per store terminal; only its SHA-512 digest is stored."""
 
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminal_keys")
-    # Wrong PINs sent without a staff_id match no StaffPin row, so they count against the
-    # terminal (see loyalty.services.staff_pins). A right PIN does not reset this count:
-    # otherwise anyone holding one PIN could keep guessing another.
+    # Every wrong PIN counts against the terminal, whatever the request names (see
+    # loyalty.services.staff_pins). A right PIN does not reset this count: otherwise anyone
+    # holding one PIN could keep guessing another.
     pin_failures = models.PositiveIntegerField(default=0, editable=False)
     pin_failures_since = models.DateTimeField(null=True, blank=True, editable=False)
     pin_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The starts of the last two locks: a third lock within a day suspends the key.
+    last_pin_lock_at = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_pin_lock_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the key is suspended; only an operator lifts it (admin action).
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "terminal API key"

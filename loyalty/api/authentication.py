@@ -3,8 +3,9 @@
 Only the key's SHA-512 digest is stored (djangorestframework-api-key). A key is looked up by
 its prefix together with its store and merchant in one query, and each process keeps what it
 found for KEY_CACHE_SECONDS: terminals call many times a minute, and the key, store and
-merchant rarely change. The trade-off: revoking a key, or trashing its store, takes effect
-within that time. The presented key is checked against the digest on every call.
+merchant rarely change. The trade-off: revoking a key, trashing its store, or suspending or
+lifting the suspension of a key, takes effect within that time (PIN checks read the
+suspension fresh). The presented key is checked against the digest on every call.
 """
 
 import re
@@ -15,6 +16,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework_api_key.permissions import KeyParser
 
+from loyalty.errors import TerminalSuspended
 from loyalty.models import TerminalKey
 
 # What KeyGenerator issues: an 8-character prefix, a dot, the secret. Checking the shape
@@ -68,6 +70,8 @@ class TerminalKeyAuthentication(BaseAuthentication):
             or terminal_key.store.merchant.deleted_at is not None
         ):
             raise AuthenticationFailed("Invalid API key.")
+        if terminal_key.suspended_at is not None:
+            raise TerminalSuspended()
         return (None, terminal_key)
 
     def authenticate_header(self, request):

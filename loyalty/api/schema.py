@@ -17,6 +17,8 @@ from loyalty.api.serializers import (
     StaffInput,
     StaffPinOutput,
     StampsInput,
+    TerminalOutput,
+    TerminalUnlockInput,
     TransactionPageOutput,
     VoidInput,
 )
@@ -77,7 +79,8 @@ POST_ERRORS = {
     **RATE_LIMITED,
     403: _error(
         "`pin_invalid`: missing, wrong or not a manager's; `pin_locked`: too many "
-        "wrong PINs, locked for 15 minutes."
+        "wrong PINs, locked for 15 minutes; `terminal_suspended`: PIN entry was locked 3 "
+        "times within 24 hours, until an operator lifts the suspension."
     ),
     413: _error("`too_large`: the request body is too large."),
     422: _error("`idempotency_key_reused`: this key came with another request."),
@@ -120,7 +123,8 @@ card = extend_schema(
     summary="Look up a card",
     description="By the number printed on the card or in its QR code; spaces and dashes are "
     "ignored, and a number with a wrong check digit is not found.",
-    responses={200: CardOutput, **ERRORS},
+    parameters=[_retry_after([429])],
+    responses={200: CardOutput, **ERRORS, **RATE_LIMITED},
 )
 
 card_transactions = extend_schema(
@@ -131,8 +135,9 @@ card_transactions = extend_schema(
     parameters=[
         OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
         OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 500."),
+        _retry_after([429]),
     ],
-    responses={200: TransactionPageOutput, **ERRORS},
+    responses={200: TransactionPageOutput, **ERRORS, **RATE_LIMITED},
 )
 
 enroll = _mutation(
@@ -206,6 +211,18 @@ unlock = _mutation(
     "Clear a PIN's lock and its count of wrong PINs; needs a manager's PIN.",
     StaffInput,
     StaffPinOutput,
+    "",
+    status=200,
+)
+
+unlock_terminal = _mutation(
+    "terminal_unlock",
+    "Unlock PIN entry at this terminal",
+    "After too many wrong PINs, PIN entry at the terminal is locked for 15 minutes, whoever "
+    "they were for. A manager's right PIN, with its `staff_id`, lifts the lock; a wrong one "
+    "counts against that manager's own PIN.",
+    TerminalUnlockInput,
+    TerminalOutput,
     "",
     status=200,
 )

@@ -248,6 +248,23 @@ class StaffPinOutput(serializers.Serializer):
     locked_until = serializers.DateTimeField(allow_null=True)
 
 
+class TerminalUnlockInput(InputSerializer):
+    staff_pin = serializers.RegexField(PIN_PATTERN, help_text="A manager's PIN (4 to 8 digits).")
+    staff_id = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The id of that manager's PIN: wrong PINs count against it.",
+    )
+
+
+class TerminalOutput(serializers.Serializer):
+    prefix = serializers.CharField(help_text="The key's public prefix.")
+    store = serializers.CharField(source="store.code")
+    pin_locked_until = serializers.DateTimeField(
+        allow_null=True, help_text="While set and in the future, PIN entry is locked."
+    )
+
+
 class ErrorOutput(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable.")
     detail = serializers.CharField(help_text="For people.")

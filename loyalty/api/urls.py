@@ -12,6 +12,11 @@ router.register("pins", views.StaffPinViewSet, basename="terminal-pin")
 urlpatterns = [
     # One programme per terminal: a single resource, not a list.
     path("program/", views.ProgramViewSet.as_view({"get": "show"}), name="terminal-program"),
+    path(
+        "terminal/unlock/",
+        views.TerminalUnlockViewSet.as_view({"post": "unlock"}),
+        name="terminal-unlock",
+    ),
     *router.urls,
     re_path(r"", views.unknown_endpoint),
 ]

@@ -33,6 +33,8 @@ from loyalty.api.serializers import (
     StaffInput,
     StaffPinOutput,
     StampsInput,
+    TerminalOutput,
+    TerminalUnlockInput,
     TransactionOutput,
     VoidInput,
     ledger_operation_body,
@@ -58,6 +60,8 @@ from loyalty.services.idempotency import (
 from loyalty.services.staff_pins import (
     authorize_terminal_staff,
     unlock_staff_pin,
+    unlock_terminal,
+    verify_staff_pin,
 )
 
 _IDEMPOTENCY_KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,255}")
@@ -228,6 +232,8 @@ class CardViewSet(TerminalViewSet):
     lookup_field = "number"
     lookup_value_regex = "[^/]+"
     rate_limits = {
+        "retrieve": "read",
+        "transactions": "read",
         "earn": "earn",
         "redeem": "redeem",
         "adjust": "adjust",
@@ -409,6 +415,29 @@ class StaffPinViewSet(TerminalViewSet):
                 raise NotFound("Staff PIN not found.")
             self.staff(None, data, manager=True)
             return lambda: StaffPinOutput(unlock_staff_pin(staff_pin=staff_pin)).data
+
+        return self.run_once(request, prepare, status=200)
+
+
+class TerminalUnlockViewSet(TerminalViewSet):
+    rate_limits = {"unlock": "unlock"}
+
+    @schema.unlock_terminal
+    def unlock(self, request):
+        def prepare():
+            data = self.validated(TerminalUnlockInput, request)
+            manager = verify_staff_pin(
+                terminal_key=self.terminal_key,
+                pin=data["staff_pin"],
+                staff_id=data["staff_id"],
+                manager=True,
+                unlocking_terminal=True,
+            )
+            return lambda: (
+                TerminalOutput(
+                    unlock_terminal(terminal_key=self.terminal_key, manager=manager)
+                ).data
+            )
 
         return self.run_once(request, prepare, status=200)
 

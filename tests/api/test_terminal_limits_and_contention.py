@@ -12,6 +12,8 @@ from tests.factories import TerminalKeyFactory
 
 # (rate-limit scope, method, path) for every capped endpoint.
 CAPPED = [
+    ("read", "get", "cards/{number}/"),
+    ("read", "get", "cards/{number}/transactions/"),
     ("program", "get", "program/"),
     ("enroll", "post", "enrollments/"),
     ("earn", "post", "cards/{number}/points/earn/"),
@@ -26,6 +28,7 @@ CAPPED = [
 
 def test_the_caps_are_those_of_the_design():
     assert settings.TERMINAL_RATE_LIMITS == {
+        "read": "300/m",
         "program": "30/m",
         "enroll": "10/m",
         "earn": "60/m",
@@ -51,6 +54,15 @@ def test_exceeding_a_cap_answers_429_with_retry_after(terminal, card, scope, met
     response = call(terminal, method, path)
     assert response.status_code == 429
     assert response.json()["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_card_and_ledger_reads_share_one_cap(terminal, card, settings):
+    settings.TERMINAL_RATE_LIMITS = {**settings.TERMINAL_RATE_LIMITS, "read": "2/m"}
+    assert terminal.get(f"cards/{card.number}/").status_code == 200
+    assert terminal.get(f"cards/{card.number}/transactions/").status_code == 200
+    response = terminal.get(f"cards/{card.number}/")
+    assert (response.status_code, response.json()["code"]) == (429, "rate_limited")
     assert 1 <= int(response["Retry-After"]) <= 60
 
 

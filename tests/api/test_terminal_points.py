@@ -360,8 +360,8 @@ def test_every_ledger_action_refuses_a_locked_pin(terminal, card, manager_pin, a
     StaffPin.objects.filter(pk=manager_pin.pk).update(
         locked_until=timezone.now() + datetime.timedelta(minutes=5)
     )
-    response = terminal.post(
-        f"cards/{card.number}/{action}/", {**LEDGER_ACTIONS[action], "staff_pin": MANAGER_PIN}
-    )
+    body = {**LEDGER_ACTIONS[action], "staff_pin": MANAGER_PIN, "staff_id": manager_pin.pk}
+    response = terminal.post(f"cards/{card.number}/{action}/", body)
     assert response.status_code == 403
     assert response.json()["code"] == "pin_locked"
+    assert not Transaction.objects.filter(card=card).exists()

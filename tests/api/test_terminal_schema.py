@@ -49,7 +49,7 @@ def test_every_terminal_operation_is_tagged_and_summarised(client, db):
         if path.startswith("/api/v1/terminal/")
         for operation in item.values()
     ]
-    assert len(operations) == 11
+    assert len(operations) == 12
     for operation in operations:
         assert operation["tags"] == ["Loyalty - Store"]
         assert operation["summary"]
@@ -90,7 +90,7 @@ def test_no_generated_request_breaks_the_schema_or_the_server(
     )
     headers = {"Authorization": f"Api-Key {fuzzed_world['terminal'].key.secret}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 12
 
     for operation in operations:
 
