@@ -51,6 +51,7 @@ def recreate_database(url: str) -> None:
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SECRET_KEY"] = "benchmark"
+    os.environ["PIN_SECRET"] = "benchmark-only-pin-secret-benchmark-only-pin-secret"
     # Not DEBUG: Django would keep every query in memory.
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

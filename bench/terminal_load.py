@@ -40,6 +40,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DATABASE_URL": database_url,
         "DJANGO_SECRET_KEY": "benchmark-only-secret-key-benchmark-only-secret-key",
+        "PIN_SECRET": "benchmark-only-pin-secret-benchmark-only-pin-secret",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_ALLOWED_HOSTS": HOST,

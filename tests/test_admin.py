@@ -78,3 +78,42 @@ def test_restoring_a_second_live_programme_is_refused_with_a_message(operator_cl
     assert response.status_code == 200
     assert b"cannot be restored" in response.content
     assert Program.all_objects.get(pk=program.pk).deleted_at is not None
+
+
+def test_an_operator_lifts_a_terminal_keys_suspension(operator_client, store, card):
+    import datetime
+
+    from django.utils import timezone
+
+    from loyalty.models import TerminalKey
+    from tests.factories import TerminalKeyFactory
+
+    now = timezone.now()
+    suspended = TerminalKeyFactory(
+        store=store,
+        suspended_at=now,
+        pin_locked_until=now + datetime.timedelta(minutes=15),
+        last_pin_lock_at=now,
+        previous_pin_lock_at=now - datetime.timedelta(hours=1),
+    )
+    other = TerminalKeyFactory(store=store, pin_locked_until=now + datetime.timedelta(minutes=9))
+    changelist = reverse("admin:loyalty_terminalkey_changelist")
+    listed = operator_client.get(changelist, {"suspended": "yes"})
+    assert list(listed.context["cl"].result_list) == [suspended]
+
+    response = operator_client.post(
+        changelist,
+        {"action": "lift_suspension", "_selected_action": [suspended.pk, other.pk]},
+        follow=True,
+    )
+
+    assert "Lifted the suspension of 1 terminal key(s)" in response.content.decode()
+    suspended.refresh_from_db()
+    assert (
+        suspended.suspended_at,
+        suspended.pin_locked_until,
+        suspended.last_pin_lock_at,
+        suspended.previous_pin_lock_at,
+    ) == (None, None, None, None)
+    # A key that was only locked, not suspended, is left as it was.
+    assert TerminalKey.objects.get(pk=other.pk).pin_locked_until == other.pin_locked_until

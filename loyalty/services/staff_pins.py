@@ -100,7 +100,7 @@ def unlock_terminal(*, terminal_key: TerminalKey, manager: StaffPin) -> Terminal
     return TerminalKey.objects.select_related("store").get(pk=terminal_key.pk)
 
 
-def lift_suspension(*, terminal_key: TerminalKey) -> None:
+def lift_suspension(*, terminal_key: TerminalKey, operator) -> None:
     """The operator's way back for a suspended key: unlocked, with a clean history."""
     TerminalKey.objects.filter(pk=terminal_key.pk).update(
         suspended_at=None,
@@ -110,7 +110,12 @@ def lift_suspension(*, terminal_key: TerminalKey) -> None:
         last_pin_lock_at=None,
         previous_pin_lock_at=None,
     )
-    logger.info("Suspension of terminal key %s lifted", terminal_key.prefix)
+    logger.warning(
+        "Suspension of terminal key %s (store %s) lifted by operator %s",
+        terminal_key.prefix,
+        _store_name(terminal_key),
+        operator.pk,
+    )
 
 
 def unlock_staff_pin(*, staff_pin: StaffPin) -> StaffPin:
