@@ -1,4 +1,5 @@
 import datetime
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -31,6 +32,21 @@ def assert_ledger_matches(card: Card) -> None:
 
 def earn(card, store, points):
     return ledger.earn_points(card=card, store=store, points=points)
+
+
+def card_state(card: Card) -> tuple:
+    """Everything a refused operation must leave as it was."""
+    row = Card.all_objects.filter(pk=card.pk).values().get()
+    return row, card.transactions.count(), OutgoingEmail.objects.count()
+
+
+@contextmanager
+def refused(card: Card, error: type[errors.DomainError]):
+    """Expect `error`, and the card, its ledger and the outbox unchanged by the refusal."""
+    before = card_state(card)
+    with pytest.raises(error) as raised:
+        yield raised
+    assert card_state(card) == before
 
 
 # Enrolment
@@ -148,7 +164,7 @@ def test_it_earns_floor_of_amount_times_rate(card, store, rate, cents, expected)
 
 def test_it_earns_nothing_below_the_minimum_purchase(card, store):
     Program.objects.filter(pk=card.program_id).update(minimum_purchase_cents=500)
-    with pytest.raises(errors.BelowMinimumPurchase) as exc:
+    with refused(card, errors.BelowMinimumPurchase) as exc:
         ledger.earn_points(card=card, store=store, purchase_amount_cents=499)
     assert exc.value.code == "below_minimum_purchase"
     assert not card.transactions.exists()
@@ -190,14 +206,14 @@ def test_the_ledger_row_is_dated_when_the_card_changed(card, store):
     ],
 )
 def test_it_refuses_invalid_earn_input(card, store, kwargs):
-    with pytest.raises(errors.InvalidInput):
+    with refused(card, errors.InvalidInput):
         ledger.earn_points(card=card, store=store, **kwargs)
     assert not card.transactions.exists()
 
 
 def test_it_refuses_points_on_a_stamps_programme(merchant, store):
     card = CardFactory(program__merchant=merchant, program__kind=Program.Kind.STAMPS)
-    with pytest.raises(errors.PointsNotEnabled):
+    with refused(card, errors.PointsNotEnabled):
         earn(card, card.enrolled_store, 10)
 
 
@@ -219,13 +235,13 @@ def test_it_refuses_every_operation_on_an_unusable_card(card, store, state):
         lambda: ledger.void_transaction(entry=card.transactions.get(), store=store),
     ]
     for operation in operations:
-        with pytest.raises(errors.CardInactive):
+        with refused(card, errors.CardInactive):
             operation()
     assert card.transactions.count() == 1
 
 
 def test_it_treats_another_merchants_store_as_not_found(card, rival_merchant):
-    with pytest.raises(errors.NotFound):
+    with refused(card, errors.NotFound):
         earn(card, rival_merchant["store"], 10)
 
 
@@ -243,7 +259,7 @@ def test_it_redeems_points(card, store):
 
 def test_it_refuses_to_redeem_more_than_the_balance(card, store):
     earn(card, store, 99)
-    with pytest.raises(errors.InsufficientPoints) as exc:
+    with refused(card, errors.InsufficientPoints) as exc:
         ledger.redeem_points(card=card, store=store, points=100)
     assert exc.value.code == "insufficient_points"
     card.refresh_from_db()
@@ -254,7 +270,7 @@ def test_it_refuses_to_redeem_more_than_the_balance(card, store):
 def test_it_redeems_a_catalogue_reward(card, store):
     reward = RewardFactory(program=card.program, points_cost=80)
     earn(card, store, 100)
-    entry = ledger.redeem_points(card=card, store=store, reward=reward)
+    entry = ledger.redeem_points(card=card, store=store, reward_id=reward.pk)
     assert entry.points_delta == -80 and entry.reward == reward
 
 
@@ -263,21 +279,23 @@ def test_it_refuses_an_inactive_or_foreign_reward(card, store, rival_merchant):
     inactive = RewardFactory(program=card.program, is_active=False)
     foreign = RewardFactory(program=rival_merchant["program"])
     for reward in (inactive, foreign):
-        with pytest.raises(errors.RewardUnavailable):
-            ledger.redeem_points(card=card, store=store, reward=reward)
+        with refused(card, errors.RewardUnavailable):
+            ledger.redeem_points(card=card, store=store, reward_id=reward.pk)
 
 
 def test_it_refuses_redeeming_at_another_store_when_cross_location_is_off(card, store, other_store):
     Program.objects.filter(pk=card.program_id).update(allow_cross_location_redemption=False)
     earn(card, other_store, 100)  # earning anywhere is fine
-    with pytest.raises(errors.CrossLocationNotAllowed):
+    with refused(card, errors.CrossLocationNotAllowed):
         ledger.redeem_points(card=card, store=other_store, points=10)
     ledger.redeem_points(card=card, store=store, points=10)
 
 
-def test_it_allows_redeeming_anywhere_when_cross_location_is_on(card, other_store):
-    earn(card, other_store, 100)
-    ledger.redeem_points(card=card, store=other_store, points=10)
+def test_it_allows_redeeming_anywhere_when_cross_location_is_on(card, store, other_store):
+    earn(card, store, 100)
+    entry = ledger.redeem_points(card=card, store=other_store, points=10)
+    assert (entry.store, entry.points_delta, entry.points_balance_after) == (other_store, -10, 90)
+    assert_ledger_matches(card)
 
 
 # Stamps
@@ -303,7 +321,7 @@ def test_it_redeems_a_full_set_of_stamps(card, store):
 
 def test_it_refuses_to_redeem_an_incomplete_set_of_stamps(card, store):
     ledger.add_stamps(card=card, store=store, count=4)
-    with pytest.raises(errors.InsufficientStamps):
+    with refused(card, errors.InsufficientStamps):
         ledger.redeem_stamps(card=card, store=store)
     card.refresh_from_db()
     assert card.stamp_count == 4
@@ -311,15 +329,15 @@ def test_it_refuses_to_redeem_an_incomplete_set_of_stamps(card, store):
 
 def test_it_refuses_stamps_on_a_points_programme(merchant):
     card = CardFactory(program__merchant=merchant, program__kind=Program.Kind.POINTS)
-    with pytest.raises(errors.StampsNotEnabled):
+    with refused(card, errors.StampsNotEnabled):
         ledger.add_stamps(card=card, store=card.enrolled_store)
-    with pytest.raises(errors.StampsNotEnabled):
+    with refused(card, errors.StampsNotEnabled):
         ledger.redeem_stamps(card=card, store=card.enrolled_store)
 
 
 @pytest.mark.parametrize("count", [0, -1, 101, 1.5])
 def test_it_refuses_a_bad_stamp_count(card, store, count):
-    with pytest.raises(errors.InvalidInput):
+    with refused(card, errors.InvalidInput):
         ledger.add_stamps(card=card, store=store, count=count)
 
 
@@ -371,7 +389,7 @@ def test_a_void_reverses_the_original(card, store, setup, expected_type, points,
 def test_it_voids_a_transaction_at_most_once(card, store):
     original = earn(card, store, 30)
     ledger.void_transaction(entry=original, store=store)
-    with pytest.raises(errors.AlreadyVoided) as exc:
+    with refused(card, errors.AlreadyVoided) as exc:
         ledger.void_transaction(entry=original, store=store)
     assert exc.value.code == "already_voided"
     assert card.transactions.count() == 2
@@ -390,7 +408,7 @@ def test_it_refuses_to_void_what_is_not_an_earn_redeem_or_stamp(card, store, kin
         entry = ledger.adjust_points(card=card, points=5, reason="goodwill")
     else:
         entry = ledger.void_transaction(entry=earn(card, store, 5), store=store)
-    with pytest.raises(errors.NotVoidable) as exc:
+    with refused(card, errors.NotVoidable) as exc:
         ledger.void_transaction(entry=entry, store=store)
     assert exc.value.code == "not_voidable"
 
@@ -398,7 +416,7 @@ def test_it_refuses_to_void_what_is_not_an_earn_redeem_or_stamp(card, store, kin
 def test_it_refuses_to_void_an_earn_whose_points_were_spent(card, store):
     original = earn(card, store, 30)
     ledger.redeem_points(card=card, store=store, points=25)
-    with pytest.raises(errors.InsufficientPoints):
+    with refused(card, errors.InsufficientPoints):
         ledger.void_transaction(entry=original, store=store)
     card.refresh_from_db()
     assert card.points_balance == 5
@@ -407,14 +425,14 @@ def test_it_refuses_to_void_an_earn_whose_points_were_spent(card, store):
 def test_it_refuses_to_void_stamps_already_used(card, store):
     original = ledger.add_stamps(card=card, store=store, count=5)
     ledger.redeem_stamps(card=card, store=store)
-    with pytest.raises(errors.InsufficientStamps):
+    with refused(card, errors.InsufficientStamps):
         ledger.void_transaction(entry=original, store=store)
 
 
 def test_it_refuses_voiding_at_another_store_when_cross_location_is_off(card, store, other_store):
     Program.objects.filter(pk=card.program_id).update(allow_cross_location_redemption=False)
     original = earn(card, store, 30)
-    with pytest.raises(errors.CrossLocationNotAllowed) as exc:
+    with refused(card, errors.CrossLocationNotAllowed) as exc:
         ledger.void_transaction(entry=original, store=other_store)
     assert exc.value.code == "cross_location_not_allowed"
 
@@ -434,13 +452,13 @@ def test_it_adjusts_points_up_and_down_with_a_reason_and_who(card, store):
 
 def test_it_refuses_an_adjustment_below_zero(card, store):
     earn(card, store, 10)
-    with pytest.raises(errors.InsufficientPoints):
+    with refused(card, errors.InsufficientPoints):
         ledger.adjust_points(card=card, points=-11, reason="oops")
 
 
 @pytest.mark.parametrize(("points", "reason"), [(0, "x"), (5, ""), (5, "   "), (10**7, "x")])
 def test_it_refuses_an_adjustment_without_points_or_reason(card, points, reason):
-    with pytest.raises(errors.InvalidInput):
+    with refused(card, errors.InvalidInput):
         ledger.adjust_points(card=card, points=points, reason=reason)
 
 

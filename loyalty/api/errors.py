@@ -1,5 +1,7 @@
 """One JSON shape for every error: `code`, `detail`, and `fields` for invalid input."""
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import OperationalError
 from django.http import Http404
@@ -13,12 +15,19 @@ from loyalty.services.contention import is_contention
 VALIDATION_DETAIL = "The input is not valid."
 
 
-def error_response(exc: Exception) -> Response | None:
-    """The response for an error, or None for an unexpected exception (a server error)."""
+@dataclass(frozen=True)
+class ErrorAnswer:
+    status: int
+    body: dict
+    headers: dict[str, str]
+
+
+def error_answer(exc: Exception) -> ErrorAnswer | None:
+    """The answer to an error, or None for an unexpected exception (a server error)."""
     headers = {}
     if isinstance(exc, OperationalError) and is_contention(exc):
-        # A lock wait that timed out outside the retried ledger transaction (a PIN count,
-        # an idempotency claim): the same answer as contention that outlasted its retries.
+        # A lock wait that timed out outside the retried ledger transaction: the same answer
+        # as contention that outlasted its retries.
         exc = Busy()
     if isinstance(exc, DomainError):
         status, code, detail, fields = exc.status, exc.code, exc.detail, exc.fields
@@ -44,7 +53,14 @@ def error_response(exc: Exception) -> Response | None:
     body = {"code": code, "detail": str(detail)}
     if fields:
         body["fields"] = fields
-    return Response(body, status=status, headers=headers)
+    return ErrorAnswer(status=status, body=body, headers=headers)
+
+
+def error_response(exc: Exception) -> Response | None:
+    answer = error_answer(exc)
+    if answer is None:
+        return None
+    return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
 def exception_handler(exc, context):

@@ -1,10 +1,8 @@
-"""Terminal API shapes. Input serializers check types and bounds only; the rules live in
-the services."""
+"""Terminal API shapes. Input serializers check the body's shape (types, lengths, formats);
+bounds and rules are checked once, by the services, whose refusals carry the same `fields`."""
 
-from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.utils.serializer_helpers import BindingDict
 
 from loyalty.models import Program, TransactionType
 from loyalty.pins import PIN_PATTERN
@@ -18,28 +16,7 @@ from merchants.models import Locale
 MAX_ID = 2**63 - 1
 
 
-# A request body's serializer whose fields are built once per class. DRF deep-copies
-# (rebuilds) every declared field for each serializer instance, which on the terminal's
-# busiest calls cost more than the validation itself. These serializers only read their
-# fields and keep no per-request state in them, so every instance of a class shares one set,
-# bound to a data-less instance of the class. (A comment, not a docstring: drf-spectacular
-# would publish a docstring in the schema of every request body.)
-class InputSerializer(serializers.Serializer):
-    @cached_property
-    def fields(self):
-        cls = type(self)
-        shared = cls.__dict__.get("_shared_fields")
-        if shared is None:
-            template = cls.__new__(cls)
-            serializers.Serializer.__init__(template)
-            shared = BindingDict(template)
-            for name, field in template.get_fields().items():
-                shared[name] = field
-            cls._shared_fields = shared
-        return shared
-
-
-class StaffInput(InputSerializer):
+class StaffInput(serializers.Serializer):
     staff_pin = serializers.RegexField(
         PIN_PATTERN,
         required=False,
@@ -67,45 +44,42 @@ class EnrollmentInput(StaffInput):
 
 class EarnInput(StaffInput):
     purchase_amount_cents = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PURCHASE_CENTS
+        required=False,
+        allow_null=True,
+        help_text=f"The purchase, in cents: 1 to {MAX_PURCHASE_CENTS}. Give this or `points`.",
     )
     points = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_POINTS_PER_OPERATION
+        required=False,
+        allow_null=True,
+        help_text=f"Points to add: 1 to {MAX_POINTS_PER_OPERATION}. Give this or the amount.",
     )
     order_reference = serializers.CharField(
         max_length=100, required=False, default="", allow_blank=True
     )
 
-    def validate(self, attrs):
-        if ("purchase_amount_cents" in attrs) == ("points" in attrs):
-            raise serializers.ValidationError("Give either purchase_amount_cents or points.")
-        return attrs
-
 
 class RedeemInput(StaffInput):
     points = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_POINTS_PER_OPERATION
+        required=False,
+        allow_null=True,
+        help_text=f"Points to take off: 1 to {MAX_POINTS_PER_OPERATION}. Give this or a reward.",
     )
-    reward_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-
-    def validate(self, attrs):
-        if ("points" in attrs) == ("reward_id" in attrs):
-            raise serializers.ValidationError("Give either points or reward_id.")
-        return attrs
+    reward_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
 
 
 class AdjustInput(StaffInput):
     points = serializers.IntegerField(
-        min_value=-MAX_POINTS_PER_OPERATION,
-        max_value=MAX_POINTS_PER_OPERATION,
-        help_text="Points to add (positive) or take off (negative); not zero.",
+        help_text="Points to add (positive) or take off (negative): not zero, at most "
+        f"{MAX_POINTS_PER_OPERATION} either way.",
     )
-    reason = serializers.CharField(max_length=255)
+    reason = serializers.CharField(max_length=255, allow_blank=True)
 
 
 class StampsInput(StaffInput):
     count = serializers.IntegerField(
-        required=False, default=1, min_value=1, max_value=MAX_STAMPS_PER_OPERATION
+        required=False, default=1, help_text=f"1 to {MAX_STAMPS_PER_OPERATION}; 1 by default."
     )
 
 
@@ -199,44 +173,9 @@ class TransactionPageOutput(serializers.Serializer):
     results = TransactionOutput(many=True)
 
 
-# Documents the answer of every ledger operation; `ledger_operation_body` builds it.
 class LedgerOperationOutput(serializers.Serializer):
     transaction = TransactionOutput()
     card = CardOutput()
-
-
-def ledger_operation_body(entry, card) -> dict:
-    """LedgerOperationOutput's data, built directly: a ledger operation is the busiest
-    answer, and instantiating three serializers (which copy all their fields) would cost
-    more than the rest of the response. A test holds the two to the same output."""
-    datetime_field = serializers.DateTimeField()
-    return {
-        "transaction": {
-            "id": entry.pk,
-            "type": entry.type,
-            "points_delta": entry.points_delta,
-            "points_balance_after": entry.points_balance_after,
-            "stamps_delta": entry.stamps_delta,
-            "stamps_balance_after": entry.stamps_balance_after,
-            "purchase_amount_cents": entry.purchase_amount_cents,
-            "order_reference": entry.order_reference,
-            "reason": entry.reason,
-            "store": entry.store.code if entry.store_id else None,
-            "created_at": datetime_field.to_representation(entry.created_at),
-            "voided_by": None,
-            "voids": entry.voids_id,
-        },
-        "card": {
-            "number": card.number,
-            "points_balance": card.points_balance,
-            "stamp_count": card.stamp_count,
-            "stamps_target": card.program.stamps_target,
-            "is_active": card.is_active,
-            "enrolled_store": card.enrolled_store.code,
-            "customer_first_name": card.customer.first_name if card.customer_id else "",
-            "last_activity_at": datetime_field.to_representation(card.last_activity_at),
-        },
-    }
 
 
 class StaffPinOutput(serializers.Serializer):
@@ -248,7 +187,7 @@ class StaffPinOutput(serializers.Serializer):
     locked_until = serializers.DateTimeField(allow_null=True)
 
 
-class TerminalUnlockInput(InputSerializer):
+class TerminalUnlockInput(serializers.Serializer):
     staff_pin = serializers.RegexField(PIN_PATTERN, help_text="A manager's PIN (4 to 8 digits).")
     staff_id = serializers.IntegerField(
         min_value=1,

@@ -6,7 +6,6 @@ in the same transaction, so a rolled-back change sends nothing.
 """
 
 import datetime
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer
 from customers.services import get_or_create_customer
 from loyalty import card_numbers
 from loyalty.errors import (
@@ -98,69 +96,14 @@ def _card_transaction() -> Iterator[None]:
         raise
 
 
-_LOCKED_MODELS = (Card, Program, Customer)
-
-
 def lock_card(card_id: int) -> Card:
-    """The card row, locked until the end of the caller's transaction, with its programme
-    and customer.
-
-    What `Card.all_objects.select_for_update(of=("self",)).select_related("program",
-    "customer").get(pk=card_id)` does, with the SQL built once: compiling that query took
-    a fifth of the web process's time on an earn."""
-    sql, converters = _lock_card_query(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [card_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Card.DoesNotExist("Card matching query does not exist.")
-    values = iter(row)
-    card, program, customer = (
-        model.from_db(
-            connection.alias,
-            None,
-            [_convert(next(values), field_converters) for field_converters in model_converters],
-        )
-        for model, model_converters in zip(_LOCKED_MODELS, converters, strict=True)
+    """The card row, locked until the end of the caller's transaction, with its programme,
+    customer and enrolling store (read, not locked)."""
+    return (
+        Card.all_objects.select_for_update(of=("self",))
+        .select_related("program", "customer", "enrolled_store")
+        .get(pk=card_id)
     )
-    card.program = program
-    card.customer = customer if card.customer_id is not None else None
-    return card
-
-
-@functools.cache
-def _lock_card_query(vendor: str) -> tuple[str, list]:
-    """The SQL of `lock_card`, and the backend's converters of each column's value."""
-    quote = connection.ops.quote_name
-    columns, converters = [], []
-    for model, alias in zip(_LOCKED_MODELS, ("card", "program", "customer"), strict=True):
-        model_converters = []
-        for field in model._meta.concrete_fields:
-            columns.append(f"{alias}.{quote(field.column)}")
-            expression = field.get_col(alias)
-            model_converters.append(
-                (
-                    connection.ops.get_db_converters(expression)
-                    + expression.get_db_converters(connection),
-                    expression,
-                )
-            )
-        converters.append(model_converters)
-    lock = " FOR UPDATE OF card" if connection.features.has_select_for_update_of else ""
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {Card._meta.db_table} card "
-        f"JOIN {Program._meta.db_table} program ON program.id = card.program_id "
-        f"LEFT JOIN {Customer._meta.db_table} customer ON customer.id = card.customer_id "
-        f"WHERE card.id = %s{lock}"
-    )
-    return sql, converters
-
-
-def _convert(value, field_converters):
-    functions, expression = field_converters
-    for function in functions:
-        value = function(value, expression, connection)
-    return value
 
 
 def _check_positive_int(name: str, value, maximum: int) -> int:
@@ -224,41 +167,9 @@ def _write(
         created_at=card.last_activity_at,
         **fields,
     )
-    if connection.vendor == "postgresql":
-        _update_card_and_insert_entry(card, update_fields, entry)
-    else:
-        card.save(update_fields=update_fields)
-        entry.save(force_insert=True)
+    card.save(update_fields=update_fields)
+    entry.save(force_insert=True)
     return entry
-
-
-def _update_card_and_insert_entry(card: Card, update_fields: list[str], entry: Transaction):
-    """On PostgreSQL, the card's UPDATE and the ledger row's INSERT in one statement (the
-    UPDATE in a WITH clause, which always runs to completion): one round trip instead of two,
-    and none of the ORM's per-statement work, on the busiest path of the API."""
-    quote = connection.ops.quote_name
-    card_fields = [Card._meta.get_field(name) for name in update_fields]
-    entry_fields = [field for field in Transaction._meta.concrete_fields if not field.primary_key]
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in card_fields)
-    columns = ", ".join(quote(field.column) for field in entry_fields)
-    placeholders = ", ".join(["%s"] * len(entry_fields))
-    sql = (
-        f"WITH card AS (UPDATE {Card._meta.db_table} SET {assignments} WHERE id = %s) "
-        f"INSERT INTO {Transaction._meta.db_table} ({columns}) VALUES ({placeholders}) "
-        "RETURNING id"
-    )
-    params = [
-        field.get_db_prep_save(getattr(card, field.attname), connection) for field in card_fields
-    ]
-    params.append(card.pk)
-    params += [
-        field.get_db_prep_save(getattr(entry, field.attname), connection) for field in entry_fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        entry.pk = cursor.fetchone()[0]
-    entry._state.adding = False
-    entry._state.db = connection.alias
 
 
 def _email_context(card: Card) -> dict:
@@ -371,7 +282,8 @@ def earn_points(
 ) -> Transaction:
     """Points for a purchase amount, or a given number of points."""
     if (purchase_amount_cents is None) == (points is None):
-        raise InvalidInput("Give either purchase_amount_cents or points, not both.")
+        message = "Give either purchase_amount_cents or points, not both."
+        raise InvalidInput(message, fields={"non_field_errors": [message]})
     if purchase_amount_cents is not None:
         _check_positive_int("purchase_amount_cents", purchase_amount_cents, MAX_PURCHASE_CENTS)
     else:
@@ -409,12 +321,13 @@ def redeem_points(
     card: Card,
     store: Store | None,
     points: int | None = None,
-    reward: Reward | None = None,
+    reward_id: int | None = None,
     actor: Actor = SYSTEM,
 ) -> Transaction:
     """Take points off the card: a number of points, or the cost of a catalogue reward."""
-    if (points is None) == (reward is None):
-        raise InvalidInput("Give either points or reward_id, not both.")
+    if (points is None) == (reward_id is None):
+        message = "Give either points or reward_id, not both."
+        raise InvalidInput(message, fields={"non_field_errors": [message]})
     if points is not None:
         _check_positive_int("points", points, MAX_POINTS_PER_OPERATION)
     with _card_transaction():
@@ -423,8 +336,12 @@ def redeem_points(
         if not card.program.has_points:
             raise PointsNotEnabled()
         _check_location(card, store)
-        if reward is not None:
-            if reward.program_id != card.program_id or not reward.is_active:
+        reward = None
+        if reward_id is not None:
+            reward = Reward.objects.filter(
+                pk=reward_id, program_id=card.program_id, is_active=True
+            ).first()
+            if reward is None:
                 raise RewardUnavailable()
             points = reward.points_cost
         if card.points_balance < points:

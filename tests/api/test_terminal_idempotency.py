@@ -4,19 +4,15 @@ import json
 import threading
 
 import pytest
-import time_machine
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty.models import IdempotencyRecord, Transaction
-from loyalty.services import idempotency, ledger
+from loyalty.services import ledger
 from loyalty.services.idempotency import (
-    ABANDONED_AFTER,
-    StoredResponse,
     claim_idempotency_key,
     record_response,
-    release_idempotency_key,
     request_digest,
 )
 from tests.api.conftest import STAFF_PIN, Terminal
@@ -54,33 +50,20 @@ def test_the_same_key_on_another_endpoint_is_refused(terminal, card):
     assert response.json()["code"] == "idempotency_key_reused"
 
 
-def test_a_key_in_flight_answers_409_with_retry_after(terminal, card, terminal_key):
-    # A claim without a response: the first request is still running.
-    IdempotencyRecord.objects.create(
-        terminal_key=terminal_key,
-        key="sale-1",
-        request_digest=_digest_of_first_request(terminal, card),
-        claimed_at=timezone.now(),
-    )
-    response = earn(terminal, card)
-    assert response.status_code == 409
-    assert response.json()["code"] == "idempotency_key_in_progress"
-    assert response["Retry-After"] == "1"
-    assert not Transaction.objects.filter(card=card).exists()
-
-
 def _digest_of_first_request(terminal, card):
     path = f"/api/v1/terminal/cards/{card.number}/points/earn/"
     return request_digest(method="POST", path=path, body=json.dumps(EARN).encode())
 
 
-def test_a_claim_abandoned_by_a_dead_process_is_taken_over(terminal, card, terminal_key):
-    IdempotencyRecord.objects.create(
-        terminal_key=terminal_key,
-        key="sale-1",
-        request_digest="0" * 64,
-        claimed_at=timezone.now() - datetime.timedelta(minutes=5),
-    )
+def test_a_crash_leaves_nothing_behind_and_the_retry_runs(terminal, card, monkeypatch):
+    def crash(**kwargs):
+        raise RuntimeError("the process died mid-request")
+
+    monkeypatch.setattr(ledger, "earn_points", crash)
+    with pytest.raises(RuntimeError):
+        earn(terminal, card)
+    assert not IdempotencyRecord.objects.exists()
+    monkeypatch.undo()
     response = earn(terminal, card)
     assert response.status_code == 201
     assert Transaction.objects.filter(card=card).count() == 1
@@ -171,96 +154,90 @@ def test_two_concurrent_requests_with_the_same_key_write_one_ledger_row(
     assert Transaction.objects.filter(card=card).count() == 1
 
 
-AFTER_ABANDONMENT = ABANDONED_AFTER + datetime.timedelta(seconds=1)
+class KeyHeldElsewhere:
+    """Another connection's transaction that has claimed the key and not yet committed."""
 
+    def __init__(self, terminal_key, digest):
+        self.terminal_key, self.digest = terminal_key, digest
+        self.claimed, self.finish = threading.Event(), threading.Event()
+        self.outcome = None
+        self.thread = threading.Thread(target=self._hold)
 
-def test_a_request_whose_claim_was_taken_over_can_record_nothing(terminal_key):
-    started = timezone.now()
-    with time_machine.travel(started, tick=False):
-        slow = claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
-    with time_machine.travel(started + AFTER_ABANDONMENT, tick=False):
-        retry = claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
-    assert isinstance(retry, IdempotencyRecord) and retry.pk == slow.pk
-    assert record_response(claim=slow, status=201, body="slow") is False
-    # Nor can the slow request give the retry's claim up.
-    release_idempotency_key(claim=slow)
-    assert record_response(claim=retry, status=201, body="retry") is True
-    record = IdempotencyRecord.objects.get()
-    assert (record.response_status, record.response_body) == (201, "retry")
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_request_that_outlived_its_claim_writes_nothing(terminal, card, monkeypatch):
-    earn_points = ledger.earn_points
-    digest = _digest_of_first_request(terminal, card)
-
-    def earn_after_the_client_retried(**kwargs):
-        # The client gave this request up, and its retry, on another connection, took the
-        # claim over.
-        def retry():
-            try:
-                with time_machine.travel(timezone.now() + AFTER_ABANDONMENT, tick=False):
-                    claim_idempotency_key(
-                        terminal_key=terminal.key, key="sale-1", request_digest=digest
-                    )
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=retry)
-        thread.start()
-        thread.join()
-        return earn_points(**kwargs)
-
-    monkeypatch.setattr(ledger, "earn_points", earn_after_the_client_retried)
-    response = earn(terminal, card)
-    assert response.status_code == 409
-    assert response.json()["code"] == "idempotency_key_in_progress"
-    assert not Transaction.objects.filter(card=card).exists()
-    # The retry's claim stands, for the retry to complete.
-    assert IdempotencyRecord.objects.get().response_status is None
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_takeover_waiting_on_a_late_response_replays_it(terminal_key, monkeypatch):
-    started = timezone.now()
-    with time_machine.travel(started, tick=False):
-        slow = claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
-    # The retry finds the key taken; before it reads the claim, the slow request records
-    # its response, without committing yet.
-    insert_claim = idempotency._insert_claim
-    key_taken, response_recorded = threading.Event(), threading.Event()
-
-    def insert_claim_then_pause(*args):
-        claimed = insert_claim(*args)
-        if claimed is None and not key_taken.is_set():
-            key_taken.set()
-            response_recorded.wait(10)
-        return claimed
-
-    monkeypatch.setattr(idempotency, "_insert_claim", insert_claim_then_pause)
-    outcome = []
-
-    def retry():
+    def _hold(self):
         try:
-            outcome.append(
-                claim_idempotency_key(terminal_key=terminal_key, key="k", request_digest="d")
-            )
+            with transaction.atomic():
+                claim = claim_idempotency_key(
+                    terminal_key=self.terminal_key, key="sale-1", request_digest=self.digest
+                )
+                self.claimed.set()
+                self.finish.wait(10)
+                if self.outcome == "commit":
+                    record_response(claim=claim, status=201, body='{"first": true}')
+                else:
+                    transaction.set_rollback(True)
         finally:
             connection.close()
 
-    with time_machine.travel(started + AFTER_ABANDONMENT, tick=False):
-        thread = threading.Thread(target=retry)
-        thread.start()
-        assert key_taken.wait(10)
-        with transaction.atomic():
-            assert record_response(claim=slow, status=201, body="slow") is True
-            response_recorded.set()
-            # The retry read the claim as abandoned, and waits on its row to take it over.
-            _wait_for_a_lock_wait()
+    def __enter__(self):
+        self.thread.start()
+        assert self.claimed.wait(10)
+        return self
+
+    def end(self, outcome):
+        self.outcome = outcome
+        self.finish.set()
+
+    def __exit__(self, *exc):
+        self.finish.set()
+        self.thread.join()
+
+
+def _earn_in_a_thread(terminal, card):
+    answers = []
+
+    def send():
+        try:
+            answers.append(earn(terminal, card))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread, answers
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("outcome", "status", "rows"), [("commit", 201, 0), ("rollback", 201, 1)])
+def test_a_request_waits_for_the_key_then_replays_or_proceeds(
+    terminal, card, terminal_key, outcome, status, rows
+):
+    with KeyHeldElsewhere(terminal_key, _digest_of_first_request(terminal, card)) as first:
+        thread, answers = _earn_in_a_thread(terminal, card)
+        _wait_for_a_lock_wait()
+        first.end(outcome)
         thread.join()
-    assert outcome == [StoredResponse(status=201, body="slow")]
+    (response,) = answers
+    assert response.status_code == status
+    if outcome == "commit":
+        # The first request's answer, replayed.
+        assert response.content == b'{"first": true}'
+    assert Transaction.objects.filter(card=card).count() == rows
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_key_held_past_the_lock_timeout_answers_409_with_retry_after(
+    terminal, card, terminal_key
+):
+    with KeyHeldElsewhere(terminal_key, _digest_of_first_request(terminal, card)):
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        response = earn(terminal, card)
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_progress"
+    assert response["Retry-After"] == "1"
+    assert not Transaction.objects.filter(card=card).exists()
 
 
 def _wait_for_a_lock_wait():
@@ -270,4 +247,4 @@ def _wait_for_a_lock_wait():
             if cursor.fetchone()[0]:
                 return
         threading.Event().wait(0.01)
-    raise AssertionError("the retry never waited on the claim's row")
+    raise AssertionError("the request never waited on the key")
