@@ -168,7 +168,8 @@ def _convert(value, field_converters):
 def _check_positive_int(name: str, value, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise InvalidInput(
-            f"{name} must be a whole number from 1 to {maximum}.", fields={name: ["invalid"]}
+            f"{name} must be a whole number from 1 to {maximum}.",  # pragma: no mutate
+            fields={name: ["invalid"]},
         )
     return value
 
@@ -397,7 +398,8 @@ def earn_points(
         if purchase_amount_cents is not None:
             if purchase_amount_cents < program.minimum_purchase_cents:
                 raise BelowMinimumPurchase(
-                    f"Purchases below {program.minimum_purchase_cents} cents earn no points."
+                    f"Purchases below {program.minimum_purchase_cents} cents "  # pragma: no mutate
+                    "earn no points."  # pragma: no mutate
                 )
             points = points_for_purchase(
                 program=program, purchase_amount_cents=purchase_amount_cents
@@ -445,7 +447,8 @@ def redeem_points(
             points = reward.points_cost
         if card.points_balance < points:
             raise InsufficientPoints(
-                f"The card has {card.points_balance} points; {points} are needed."
+                f"The card has {card.points_balance} points; "  # pragma: no mutate
+                f"{points} are needed."  # pragma: no mutate
             )
         return _write(
             card,
@@ -486,7 +489,9 @@ def redeem_stamps(*, card: Card, store: Store | None, actor: Actor = SYSTEM) -> 
         _check_location(card, store)
         target = card.program.stamps_target
         if card.stamp_count < target:
-            raise InsufficientStamps(f"The card has {card.stamp_count} of {target} stamps.")
+            raise InsufficientStamps(
+                f"The card has {card.stamp_count} of {target} stamps."  # pragma: no mutate
+            )
         return _write(
             card,
             type=TransactionType.STAMP_REDEEMED,
@@ -549,7 +554,7 @@ def adjust_points(
         )
     if abs(points) > MAX_POINTS_PER_OPERATION:
         raise InvalidInput(
-            f"An adjustment is at most {MAX_POINTS_PER_OPERATION} points.",
+            f"An adjustment is at most {MAX_POINTS_PER_OPERATION} points.",  # pragma: no mutate
             fields={"points": ["invalid"]},
         )
     reason = (reason or "").strip()
@@ -564,7 +569,9 @@ def adjust_points(
         if not card.program.has_points:
             raise PointsNotEnabled()
         if card.points_balance + points < 0:
-            raise InsufficientPoints(f"The card has only {card.points_balance} points.")
+            raise InsufficientPoints(
+                f"The card has only {card.points_balance} points."  # pragma: no mutate
+            )
         return _write(
             card,
             type=TransactionType.POINTS_ADJUSTED,
