@@ -3,6 +3,9 @@
 
     python3 dev.py run     create .venv, migrate the SQLite database, load demo data, serve
     python3 dev.py test    create .venv and run the whole test suite (extra args go to pytest)
+    python3 dev.py mutate [PATH ...]
+                           mutation testing of the services (all, or the modules under PATH),
+                           on PostgreSQL when DATABASE_URL is set
 
 The virtualenv is (re)installed whenever pyproject.toml changes.
 """
@@ -10,8 +13,10 @@ The virtualenv is (re)installed whenever pyproject.toml changes.
 import contextlib
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
 import venv
 from pathlib import Path
@@ -58,13 +63,71 @@ def test(args: list[str]) -> int:
     return subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT).returncode
 
 
+MUTANTS = ROOT / "mutants"
+# mutmut's own verdicts, as `mutmut results --all true` prints them, in the order reported.
+VERDICTS = ("killed", "survived", "no tests", "timeout", "suspicious")
+
+
+def mutate(paths: list[str]) -> int:
+    """Run mutmut over the services (or the modules under `paths`) and print each module's
+    killed / survived / no tests. Every run starts from a fresh copy: a verdict kept from
+    before a change of the tests would be stale."""
+    started = time.monotonic()
+    shutil.rmtree(MUTANTS, ignore_errors=True)
+    # loyalty/services/ledger.py -> loyalty.services.ledger; mutant names start with it.
+    modules = [path.removesuffix(".py").strip("/").replace("/", ".") for path in paths]
+    patterns = [f"{module}.*" for module in modules]
+    children = str(min(os.cpu_count() or 1, 2))
+    # Each forked test process takes its own PostgreSQL test database (tests/conftest.py).
+    env = {**os.environ, "TEST_DATABASE_SLOTS": "1"}
+    run = subprocess.run(
+        [str(PYTHON), "-m", "mutmut", "run", "--max-children", children, *patterns],
+        cwd=ROOT,
+        env=env,
+    )
+    if run.returncode != 0:
+        return run.returncode
+    results = subprocess.run(
+        [str(PYTHON), "-m", "mutmut", "results", "--all", "true"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for line in results.stdout.splitlines():
+        name, _, verdict = line.strip().rpartition(": ")
+        module = name.partition("__mutmut_")[0].rpartition(".")[0]
+        wanted = not modules or any(module == m or module.startswith(f"{m}.") for m in modules)
+        if not module or not wanted:
+            continue
+        module_counts = counts.setdefault(module, dict.fromkeys(VERDICTS, 0))
+        module_counts[verdict] = module_counts.get(verdict, 0) + 1
+    print(f"\n{'module':<34}" + "".join(f"{verdict:>12}" for verdict in VERDICTS) + "  killed %")
+    for module, module_counts in sorted(counts.items()):
+        total = sum(module_counts.values())
+        share = 100 * module_counts["killed"] / total if total else 100
+        print(
+            f"{module:<34}"
+            + "".join(f"{module_counts.get(verdict, 0):>12}" for verdict in VERDICTS)
+            + f"{share:>9.1f}"
+        )
+    print(f"\n{time.monotonic() - started:.0f} s in all")
+    print("See a mutant with: .venv/bin/python -m mutmut show <name>  (names: mutmut results)")
+    return 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+    commands = {"run", "test", "mutate"}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
     ensure_venv()
     if sys.argv[1] == "run":
         return run()
+    if sys.argv[1] == "mutate":
+        return mutate(sys.argv[2:])
     return test(sys.argv[2:])
 
 

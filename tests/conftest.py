@@ -1,8 +1,14 @@
+import fcntl
 import importlib
+import itertools
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.conf import settings
+from django.db import connection, connections
 
 from tests.factories import CardFactory, MerchantFactory, ProgramFactory, StoreFactory
 
@@ -41,6 +47,37 @@ def _flush_may_truncate_the_ledger():
     operations.sql_flush = sql_flush_with_ledger
     yield
     operations.sql_flush = sql_flush
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """With TEST_DATABASE_SLOTS set (`dev.py mutate`), test sessions run side by side in
+    processes forked by mutmut, each on PostgreSQL test database `test_<name>_<slot>`, the
+    first slot no running session holds. Sessions keep their database for the next one
+    (`--reuse-db`): migrating a new one per session would cost more than its tests."""
+    database = settings.DATABASES["default"]
+    if not os.environ.get("TEST_DATABASE_SLOTS") or "postgresql" not in database["ENGINE"]:
+        yield
+        return
+    name = database["NAME"]
+    for slot in itertools.count():
+        test_name = f"test_{name}_{slot}"
+        # An advisory lock on a file held until the session ends; the kernel drops it when
+        # a killed process dies, so a slot is never lost.
+        holder = open(Path(tempfile.gettempdir()) / f"{test_name}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder.close()
+            continue
+        break
+    database.setdefault("TEST", {})["NAME"] = test_name
+    yield
+    # With --reuse-db, pytest-django skips Django's teardown, which closes the connection and
+    # restores the name: the next session, or a process forked later, needs both.
+    connections.close_all()
+    database["NAME"] = name
+    holder.close()
 
 
 @pytest.fixture
