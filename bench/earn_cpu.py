@@ -7,8 +7,9 @@ Recreates the database named in --database-url (default: loyalty_bench on 127.0.
 the same data as `terminal_load.py`, then sends earns one after the other through Django's
 test client (rate limiting in Redis, staff PIN, Idempotency-Key, as in the load test), then
 the load test's bare hand-written SQL earns, and prints the CPU time per earn of this process
-and of its PostgreSQL backend for each. Unlike the load test's requests/s, these figures
-depend little on what else the machine is doing.
+and of its PostgreSQL backend for each, and the database transactions per earn (the change in
+`pg_stat_database.xact_commit + xact_rollback`, less the two that reading it costs). Unlike
+the load test's requests/s, these figures depend little on what else the machine is doing.
 """
 
 import argparse
@@ -30,6 +31,21 @@ WARM_UP_EARNS = 300
 def backend_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def transactions_so_far(connection) -> int:
+    """Transactions committed or rolled back in this database, flushed to the statistics."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+# The statistics query's own transactions: the read before and the flush after.
+READING_TRANSACTIONS = 2
 
 
 def main() -> int:
@@ -75,6 +91,7 @@ def main() -> int:
     for name, send in (("earns", earn), ("bare SQL earns", bare_earn)):
         for n in range(WARM_UP_EARNS):
             send(n)
+        transactions_before = transactions_so_far(connection)
         backend_before = backend_cpu_seconds(backend)
         process_before, wall_before = time.process_time(), time.perf_counter()
         for n in range(args.earns):
@@ -83,9 +100,13 @@ def main() -> int:
         web = (time.process_time() - process_before) * per_earn
         database = (backend_cpu_seconds(backend) - backend_before) * per_earn
         wall = (time.perf_counter() - wall_before) * per_earn
+        transactions = (
+            transactions_so_far(connection) - transactions_before - READING_TRANSACTIONS
+        ) / args.earns
         print(
             f"{args.earns} {name}: web process {web:.2f} ms CPU, PostgreSQL backend "
-            f"{database:.2f} ms CPU, {wall:.2f} ms wall per earn",
+            f"{database:.2f} ms CPU, {wall:.2f} ms wall, {transactions:.2f} database "
+            "transactions per earn",
             flush=True,
         )
     return 0

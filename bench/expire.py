@@ -9,7 +9,8 @@ as enrolment leaves them. Then it times, over the same kind of cards:
 
 1. the expiry service (`loyalty.services.expiry.expire_points`), emails included;
 2. the floor: a hand-written pass of one SQL statement per chunk of 500 (lock the chunk, zero
-   it, insert its ledger rows), walking the cards by key, over the copy;
+   it, insert its ledger rows), walking the cards by key over the copy, on as many connections
+   as the service uses (`expiry.WALKERS`, each walking its share of the ids);
 3. the old design: a per-card ORM loop (load the card, write one ledger row, save, queue one
    email) over the sample;
 
@@ -159,7 +160,8 @@ def insert_earn_rows(cursor, *, program_id: int, merchant_id: int, store_id: int
 FLOOR_CHUNK_SQL = """
 WITH chunk AS (
     SELECT id, points_balance FROM loyalty_card
-    WHERE program_id = %(p)s AND id > %(after)s AND deleted_at IS NULL AND is_active
+    WHERE program_id = %(p)s AND id > %(after)s AND id <= %(up_to)s
+      AND deleted_at IS NULL AND is_active
       AND points_balance > 0 AND last_activity_at <= %(threshold)s
     ORDER BY id LIMIT 500
     FOR UPDATE SKIP LOCKED
@@ -182,13 +184,41 @@ SELECT count(*), max(id) FROM zeroed
 
 
 def sql_floor(program, now: datetime.datetime) -> int:
+    """The floor on expiry.WALKERS connections, each walking an equal share of the ids."""
+    from django.db import connection
+    from django.db.models import Max, Min
+
+    from loyalty.models import Card
+    from loyalty.services import expiry
+
+    bounds = Card.objects.filter(program=program).aggregate(low=Min("id"), high=Max("id"))
+    low, high = bounds["low"] - 1, bounds["high"]
+    step = -(-(high - low) // expiry.WALKERS)
+    shares = [(after, min(after + step, high)) for after in range(low, high, step)]
+    expired = [0] * len(shares)
+
+    def walk(share: int) -> None:
+        try:
+            expired[share] = _floor_range(program, now, *shares[share])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=walk, args=(share,)) for share in range(len(shares))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(expired)
+
+
+def _floor_range(program, now: datetime.datetime, after: int, up_to: int) -> int:
     from django.db import connection, transaction
 
     threshold = now - datetime.timedelta(days=EXPIRATION_DAYS)
-    expired, after = 0, 0
+    expired = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            params = {"p": program.pk, "m": program.merchant_id, "after": after}
+            params = {"p": program.pk, "m": program.merchant_id, "after": after, "up_to": up_to}
             cursor.execute(FLOOR_CHUNK_SQL, {**params, "threshold": threshold})
             count, last = cursor.fetchone()
         if not count:

@@ -8,7 +8,9 @@ Recreates the PostgreSQL database named in --database-url (default: loyalty_benc
 drives earn with 50 concurrent terminals (each request with its own Idempotency-Key, staff
 PIN, rate limiting on with caps high enough never to bite), then a bare hand-written SQL earn
 (lock, update, insert: what any earn that follows the ledger rule costs at least), then the
-ceiling endpoint.
+ceiling endpoint. Then an open loop: earns sent on a fixed schedule (--open-rate per second for
+--seconds, each at its time whether or not earlier ones have answered), with latency counted
+from the time each was due, and the share answered 201.
 Needs PostgreSQL, and Redis on 127.0.0.1:6379 for the shared rate-limit cache.
 """
 
@@ -171,19 +173,7 @@ def earn_load(keys, numbers, seconds, share, out):
 
     async def earn(connection, n):
         terminal = n * LOAD_PROCESSES + share
-        body = json.dumps(
-            {"purchase_amount_cents": rng.randint(100, 10_000), "staff_pin": STAFF_PIN}
-        ).encode()
-        return await connection.request(
-            "POST",
-            f"/api/v1/terminal/cards/{rng.choice(numbers)}/points/earn/",
-            {
-                "Authorization": f"Api-Key {keys[terminal]}",
-                "Idempotency-Key": str(uuid.uuid4()),
-                "Content-Type": "application/json",
-            },
-            body,
-        )
+        return await connection.request(*earn_request(rng, keys, numbers, terminal))
 
     out.put(asyncio.run(drive(earn, TERMINALS // LOAD_PROCESSES, seconds)))
 
@@ -208,6 +198,57 @@ def ceiling_load(seconds, share, out):
         return await connection.request("GET", "/bench/ceiling/", {})
 
     out.put(asyncio.run(drive(ceiling, TERMINALS // LOAD_PROCESSES, seconds)))
+
+
+def earn_request(rng, keys, numbers, terminal):
+    body = json.dumps({"purchase_amount_cents": rng.randint(100, 10_000), "staff_pin": STAFF_PIN})
+    return (
+        "POST",
+        f"/api/v1/terminal/cards/{rng.choice(numbers)}/points/earn/",
+        {
+            "Authorization": f"Api-Key {keys[terminal]}",
+            "Idempotency-Key": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+        },
+        body.encode(),
+    )
+
+
+async def open_loop(keys, numbers, rate: float, seconds: float) -> tuple[int, list, dict]:
+    """Send rate x seconds earns, each at its due time; a request in flight does not hold
+    the next one back (it takes another connection). Latency runs from the due time."""
+    rng = random.Random(7)
+    # (connection, when it was last used): gunicorn closes a connection idle for 2 s.
+    idle: list[tuple[Connection, float]] = []
+    latencies: list[float] = []
+    statuses: dict = {}
+    total = int(rate * seconds)
+    start = time.perf_counter()
+
+    async def send(n: int) -> None:
+        due = start + n / rate
+        # The least recently used are first: drop those the server may have closed.
+        while idle and idle[0][1] < time.perf_counter() - 1:
+            idle.pop(0)
+        connection = idle.pop()[0] if idle else Connection()
+        try:
+            status = await asyncio.wait_for(
+                connection.request(*earn_request(rng, keys, numbers, n % len(keys))), 10
+            )
+            idle.append((connection, time.perf_counter()))
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            status = type(exc).__name__
+        latencies.append(time.perf_counter() - due)
+        statuses[status] = statuses.get(status, 0) + 1
+
+    tasks = []
+    for n in range(total):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(n)))
+    await asyncio.gather(*tasks)
+    return total, latencies, statuses
 
 
 def measure(target, args, seconds) -> tuple[float, list[float], dict]:
@@ -250,6 +291,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--open-rate", type=float, default=100)
     args = parser.parse_args()
 
     env = server_env(args.database_url)
@@ -273,14 +315,24 @@ def main() -> int:
         measure(ceiling_load, (), 3)
         ceiling_rate, ceiling_latencies, ceiling_statuses = measure(ceiling_load, (), args.seconds)
         report("ceiling", ceiling_rate, ceiling_latencies, ceiling_statuses)
+        sent, open_latencies, open_statuses = asyncio.run(
+            open_loop(keys, numbers, args.open_rate, args.seconds)
+        )
     finally:
         server.terminate()
         server.wait(10)
     errors = sum(count for status, count in earn_statuses.items() if status != 201)
     print(
+        f"earn / bare SQL earn = {earn_rate / bare_rate:.2f}   "
         f"earn / ceiling = {earn_rate / ceiling_rate:.2f}   "
         f"bare SQL earn / ceiling = {bare_rate / ceiling_rate:.2f}   "
         f"earn p99 = {percentile(earn_latencies, 0.99) * 1000:.1f} ms   errors = {errors}"
+    )
+    answered = open_statuses.get(201, 0)
+    print(
+        f"open loop, {args.open_rate:.0f} earns/s for {args.seconds:.0f} s: {sent} sent, "
+        f"{answered / sent:.1%} answered 201, p50 {percentile(open_latencies, 0.50) * 1000:.1f} "
+        f"ms, p99 {percentile(open_latencies, 0.99) * 1000:.1f} ms, statuses {open_statuses}"
     )
     return 0
 

@@ -128,7 +128,7 @@ _REDIS_CACHE_URL = env("CACHE_URL")
 if _REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusedClientRedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _REDIS_CACHE_URL,
         }
     }

@@ -96,12 +96,29 @@ class TerminalViewSet(viewsets.ViewSet):
         return ledger.Actor(staff_pin=staff_pin)
 
     def card(self, number: str) -> Card:
-        # A mistyped number (wrong check digit) cannot be any card: not found, without a query.
-        normalized = card_numbers.normalize(number)
-        card = normalized and card_by_number(number=normalized, merchant_id=self.store.merchant_id)
-        if not card:
+        """The card to show, with everything its answer shows."""
+        card = card_by_number(number=self.card_number(number), merchant_id=self.store.merchant_id)
+        if card is None:
             raise NotFound("Card not found.")
         return card
+
+    def card_to_change(self, number: str) -> Card:
+        """The card a ledger service will lock and read again, with its programme's PIN rule."""
+        card = (
+            Card.objects.select_related("program")
+            .filter(number=self.card_number(number), program__merchant_id=self.store.merchant_id)
+            .first()
+        )
+        if card is None:
+            raise NotFound("Card not found.")
+        return card
+
+    def card_number(self, raw: str) -> str:
+        # A mistyped number (wrong check digit) cannot be any card: not found, without a query.
+        number = card_numbers.normalize(raw)
+        if number is None:
+            raise NotFound("Card not found.")
+        return number
 
     def ledger_answer(self, entry: Transaction) -> dict:
         return LedgerOperationOutput({"transaction": entry, "card": entry.card}).data
@@ -181,7 +198,7 @@ class CardViewSet(TerminalViewSet):
     @one_transaction()
     def earn(self, request, number=None):
         data = self.validated(EarnInput)
-        card = self.card(number)
+        card = self.card_to_change(number)
         entry = ledger.earn_points(
             card=card,
             store=self.store,
@@ -197,7 +214,7 @@ class CardViewSet(TerminalViewSet):
     @one_transaction()
     def redeem(self, request, number=None):
         data = self.validated(RedeemInput)
-        card = self.card(number)
+        card = self.card_to_change(number)
         entry = ledger.redeem_points(
             card=card,
             store=self.store,
@@ -212,7 +229,7 @@ class CardViewSet(TerminalViewSet):
     @one_transaction()
     def adjust(self, request, number=None):
         data = self.validated(AdjustInput)
-        card = self.card(number)
+        card = self.card_to_change(number)
         entry = ledger.adjust_points(
             card=card,
             store=self.store,
@@ -227,7 +244,7 @@ class CardViewSet(TerminalViewSet):
     @one_transaction()
     def add_stamps(self, request, number=None):
         data = self.validated(StampsInput)
-        card = self.card(number)
+        card = self.card_to_change(number)
         entry = ledger.add_stamps(
             card=card, store=self.store, count=data["count"], actor=self.staff(card.program, data)
         )
@@ -238,7 +255,7 @@ class CardViewSet(TerminalViewSet):
     @one_transaction()
     def redeem_stamps(self, request, number=None):
         data = self.validated(StaffInput)
-        card = self.card(number)
+        card = self.card_to_change(number)
         entry = ledger.redeem_stamps(
             card=card, store=self.store, actor=self.staff(card.program, data)
         )

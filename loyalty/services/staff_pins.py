@@ -13,7 +13,6 @@ import logging
 from typing import NoReturn
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from loyalty.errors import InvalidInput, PinInvalid, PinLocked, TerminalSuspended
@@ -124,23 +123,19 @@ def unlock_staff_pin(*, staff_pin: StaffPin) -> StaffPin:
     return staff_pin
 
 
-def _terminal_column(terminal_key: TerminalKey, column: str) -> Subquery:
-    # Read fresh with the PIN: `terminal_key` may be a copy cached by the authentication.
-    return Subquery(
-        TerminalKey.objects.filter(pk=terminal_key.pk, store_id=OuterRef("store_id")).values(
-            column
-        )[:1]
-    )
-
-
 def _open_pin(terminal_key: TerminalKey, pin: str, staff_id: int | None, *, unlocking: bool):
     """The StaffPin that `pin` opens at the terminal; counts and raises on a wrong one."""
     now = timezone.now()
     digests = pin_digests(pin) if is_well_formed(pin) else []
-    candidates = StaffPin.objects.filter(store_id=terminal_key.store_id, is_active=True).annotate(
-        terminal_locked_until=_terminal_column(terminal_key, "pin_locked_until"),
-        terminal_suspended_at=_terminal_column(terminal_key, "suspended_at"),
-    )
+    # Read fresh: `terminal_key` may be a copy cached by the authentication.
+    terminal_locked_until, terminal_suspended_at = TerminalKey.objects.values_list(
+        "pin_locked_until", "suspended_at"
+    ).get(pk=terminal_key.pk)
+    if terminal_suspended_at is not None:
+        raise TerminalSuspended()
+    if not unlocking and _is_locked(terminal_locked_until, now):
+        raise PinLocked()
+    candidates = StaffPin.objects.filter(store_id=terminal_key.store_id, is_active=True)
     if staff_id is not None:
         staff_pin = candidates.filter(pk=staff_id).first()
     elif digests:
@@ -150,10 +145,6 @@ def _open_pin(terminal_key: TerminalKey, pin: str, staff_id: int | None, *, unlo
     if staff_pin is None:
         # An unknown staff_id or a PIN nobody has: a wrong guess like any other.
         _count_wrong_pin(terminal_key, None, now, unlocking=unlocking)
-    if staff_pin.terminal_suspended_at is not None:
-        raise TerminalSuspended()
-    if not unlocking and _is_locked(staff_pin.terminal_locked_until, now):
-        raise PinLocked()
     if _is_locked(staff_pin.locked_until, now):
         if staff_id is None:
             # Found by its value: answering pin_locked would tell a guesser the PIN was right,

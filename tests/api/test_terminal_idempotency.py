@@ -248,3 +248,24 @@ def _wait_for_a_lock_wait():
                 return
         threading.Event().wait(0.01)
     raise AssertionError("the request never waited on the key")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_keyed_earn_costs_one_database_transaction(terminal, card):
+    def transactions_so_far():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+            cursor.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    earn(terminal, card, key="warm-up")  # the key's lookup is cached from here on
+    before = transactions_so_far()
+    for n in range(20):
+        assert earn(terminal, card, key=f"sale-{n}").status_code == 201
+    # Less the statistics' own: the read before, and the flush after.
+    per_earn = (transactions_so_far() - before - 2) / 20
+    assert 1 <= per_earn <= 1.3, per_earn

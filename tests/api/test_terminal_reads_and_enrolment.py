@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Customer
-from loyalty.models import Card, Program
+from loyalty.models import Card, Program, Transaction
 from loyalty.services import ledger
 from tests.api.conftest import STAFF_PIN, Terminal
 from tests.factories import CardFactory, CustomerFactory, RewardFactory, TerminalKeyFactory
@@ -98,11 +98,23 @@ def test_it_lists_a_cards_ledger_newest_first_in_pages(terminal, card):
 
 
 def test_it_caps_the_page_size_at_500(terminal, card):
-    for _ in range(3):
-        ledger.earn_points(card=card, store=card.enrolled_store, points=1)
+    Transaction.objects.bulk_create(
+        Transaction(
+            card=card,
+            merchant_id=card.program.merchant_id,
+            type="points_adjusted",
+            points_delta=0,
+            points_balance_after=0,
+            stamps_delta=0,
+            stamps_balance_after=0,
+            reason="filler",
+        )
+        for _ in range(501)
+    )
     response = terminal.get(f"cards/{card.number}/transactions/?page_size=100000")
     assert response.status_code == 200
-    assert len(response.json()["results"]) == 3
+    assert len(response.json()["results"]) == 500
+    assert response.json()["count"] == 501
 
 
 def test_it_shows_system_entries_without_a_store(terminal, card):
