@@ -7,6 +7,9 @@ from config import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/terminal/", include("loyalty.api.urls")),
+    # ESP delivery webhooks: /anymail/<esp>/tracking/, behind ANYMAIL_WEBHOOK_SECRET.
+    path("anymail/", include("anymail.urls")),
+    path("email/", include("messaging.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz/", health.healthz, name="healthz"),
