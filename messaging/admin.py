@@ -52,7 +52,11 @@ class EmailTemplateAdmin(admin.ModelAdmin):
         context = sample_context(template.code)
         if template.pk is None or context is None:
             return "Saved templates are previewed here."
-        rendered = CompiledTemplate(template).render(context)
+        try:
+            # After a refused save the form's unsaved, broken values are on the instance.
+            rendered = CompiledTemplate(template).render(context)
+        except Exception:
+            return "Fix the errors above to see the preview."
         # The HTML part in a sandboxed frame: it cannot run script or reach the admin page.
         return format_html(
             "<p><strong>Subject:</strong> {}</p>"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.template import Context, Engine, TemplateSyntaxError
 
+# (A Context's own autoescape flag is what counts when rendering: each render passes it.)
 _html_engine = Engine(autoescape=True)
 _text_engine = Engine(autoescape=False)
 # For checks only: an unknown variable shows as this marker, so a misspelt name is refused
@@ -60,12 +61,17 @@ class CompiledTemplate:
 
     def __init__(self, template):
         self._parts = [
-            (_html_engine if is_html else _text_engine).from_string(getattr(template, name))
+            (
+                (_html_engine if is_html else _text_engine).from_string(getattr(template, name)),
+                is_html,
+            )
             for name, is_html in PARTS
         ]
 
     def render(self, context: dict) -> RenderedEmail:
-        subject, text, html = (part.render(Context(context)) for part in self._parts)
+        subject, text, html = (
+            part.render(Context(context, autoescape=is_html)) for part, is_html in self._parts
+        )
         # A header is one line, whatever the template's whitespace.
         return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
 
@@ -80,7 +86,8 @@ def check_renders(template) -> None:
     for name, is_html in PARTS:
         source = getattr(template, name) or ""
         try:
-            rendered = _strict_engines[is_html].from_string(source).render(Context(context))
+            compiled = _strict_engines[is_html].from_string(source)
+            rendered = compiled.render(Context(context, autoescape=is_html))
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(name, f"Template error: {exc}") from None
         except Exception as exc:

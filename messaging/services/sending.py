@@ -247,7 +247,7 @@ def _send_one(row, lease, data: _BatchData, connection, counts: SendCounts) -> N
     try:
         connection.send_messages([message])
     except PERMANENT_FAILURES as exc:
-        _fail(row, lease, counts, f"Refused: {exc}", locale=locale, subject=rendered.subject)
+        _fail(row, lease, counts, _refusal(exc), locale=locale, subject=rendered.subject)
         return
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -278,6 +278,13 @@ def _send_one(row, lease, data: _BatchData, connection, counts: SendCounts) -> N
         last_error="",
     )
     counts.sent += 1
+
+
+def _refusal(exc: Exception) -> str:
+    """The refusal with the ESP's own words, which say why (e.g. Postmark's "inactive")."""
+    response = getattr(exc, "response", None)
+    detail = f" {response.text.strip()}" if response is not None else ""
+    return f"Refused: {exc}.{detail}"[:2000]
 
 
 def _fail(row, lease, counts: SendCounts, error: str, **fields) -> None:
