@@ -74,6 +74,10 @@ class FakePostmark:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as Postmark does
+            # One write per response, sent at once: headers and body written apart, under
+            # Nagle's algorithm, wait for the client's delayed ACK (40 ms per request).
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

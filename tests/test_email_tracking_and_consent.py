@@ -9,6 +9,7 @@ from django.core import mail
 from django.urls import reverse
 
 from loyalty import emails
+from messaging.checks import check_webhook_secret
 from messaging.models import EmailTemplate, OutgoingEmail, SuppressedAddress
 from messaging.services import queue_emails
 from messaging.services.consent import unsubscribe_url
@@ -248,3 +249,14 @@ def test_the_email_log_is_read_only_and_retries_failed_rows(client, operator, me
 
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == (Status.QUEUED, 0)
+
+
+def test_an_esp_without_a_webhook_secret_fails_the_system_check(settings):
+    settings.DEBUG = False
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token"}
+
+    assert [error.id for error in check_webhook_secret(None)] == ["messaging.E001"]
+
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": SECRET}
+    assert check_webhook_secret(None) == []

@@ -23,6 +23,8 @@ delivery: a sender killed between the ESP's answer and its record sends that row
 
 import logging
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
@@ -30,6 +32,7 @@ from email.utils import formataddr, parseaddr
 from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -203,9 +206,27 @@ def _record(row: OutgoingEmail, lease: datetime, **fields) -> bool:
     )
 
 
+@contextmanager
+def _commits_without_waiting_for_the_disk() -> Iterator[None]:
+    """Each outcome is recorded in a commit of its own, so a worker that dies loses at most
+    the record of the one email it was sending. On PostgreSQL those commits do not wait for
+    the disk, which saves a flush per email (about a tenth of a sender's time): a crash of
+    the database server itself can lose the last few records, and those emails go again."""
+    if db_connection.vendor != "postgresql":
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    try:
+        yield
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
 def _send_batch(rows: list[OutgoingEmail], lease: datetime, counts: SendCounts) -> None:
     data = _BatchData(rows)
-    with get_connection() as connection:
+    with get_connection() as connection, _commits_without_waiting_for_the_disk():
         for index, row in enumerate(rows):
             if timezone.now() + SEND_MARGIN >= lease:
                 # Too late to start a send under this lease: give the rest back.
