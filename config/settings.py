@@ -275,15 +275,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The schedule lives in the database and is edited in the admin; run exactly one beat.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Email: console by default; production names an anymail backend and its settings.
+# Email: console by default; production names an anymail backend and its settings (README,
+# "Email"). Each email is a row of the outbox (messaging.OutgoingEmail); the sender task sends
+# it after the commit that queued it, and every minute. EMAIL_SEND_AFTER_COMMIT=false leaves
+# sending to the schedule alone (benchmarks that queue without sending).
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "loyalty@localhost")
+EMAIL_SEND_AFTER_COMMIT = env_bool("EMAIL_SEND_AFTER_COMMIT", True)
+# Where customers reach the site: the links in emails (card, unsubscribe) start with it.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 ANYMAIL = {
     key: value
     for key, value in {
         "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN"),
+        "POSTMARK_API_URL": env("POSTMARK_API_URL"),
         "SENDGRID_API_KEY": env("SENDGRID_API_KEY"),
         "MAILGUN_API_KEY": env("MAILGUN_API_KEY"),
+        "MAILGUN_SENDER_DOMAIN": env("MAILGUN_SENDER_DOMAIN"),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        # user:password, the basic auth the ESP's webhook calls carry.
         "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET"),
     }.items()
     if value

@@ -7,6 +7,9 @@ from config import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/terminal/", include("loyalty.api.urls")),
+    # ESP delivery webhooks: /anymail/<esp>/tracking/, behind ANYMAIL_WEBHOOK_SECRET.
+    path("anymail/", include("anymail.urls")),
+    path("email/", include("messaging.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file of its own (?script), so
     # the Content-Security-Policy needs no inline script for the docs.

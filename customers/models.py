@@ -33,6 +33,8 @@ class Customer(models.Model):
     locale = models.CharField(max_length=2, choices=Locale.choices, default=Locale.EN)
     marketing_consent = models.BooleanField(default=False)
     anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The customer's local date of the last birthday email: at most one a year.
+    last_birthday_email_on = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,4 +6,6 @@ class LoyaltyConfig(AppConfig):
     verbose_name = "Loyalty"
 
     def ready(self):
-        from loyalty import checks  # noqa: F401  (registers the system checks)
+        from loyalty import checks, emails  # noqa: F401  (checks registers the system checks)
+
+        emails.register_samples()

@@ -31,6 +31,13 @@ class Program(SoftDeleteModel):
         help_text="Days of card inactivity before points expire; empty: never.",
     )
     expiration_warning_days = models.PositiveIntegerField(default=14)
+    reengagement_after_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=60,
+        help_text="Days without activity before a card gets a re-engagement email (at most "
+        "one a quarter, only with marketing consent); empty: never.",
+    )
     allow_cross_location_redemption = models.BooleanField(default=True)
     require_staff_pin = models.BooleanField(default=False)
     terms_page = models.SlugField(

@@ -10,6 +10,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from loyalty.services import marketing_emails
 from loyalty.services.expiry import expire_points as expire_points_service
 from loyalty.services.idempotency import purge_idempotency_records as purge_idempotency_service
 from loyalty.services.task_runs import run_recorded
@@ -18,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 EXPIRE_POINTS = "loyalty.expire_points"
 PURGE_IDEMPOTENCY_RECORDS = "loyalty.purge_idempotency_records"
+SEND_BIRTHDAY_EMAILS = "loyalty.send_birthday_emails"
+SEND_REENGAGEMENT_EMAILS = "loyalty.send_reengagement_emails"
 
 
 @shared_task(
@@ -44,28 +47,28 @@ def purge_idempotency_records() -> dict[str, int]:
     )
 
 
-# The jobs below arrive with their own issues. Their schedule rows exist but are created
-# disabled; these names are registered so that enabling a row early does nothing harmful.
+@shared_task(name=SEND_BIRTHDAY_EMAILS, acks_late=True, reject_on_worker_lost=True)
+def send_birthday_emails() -> dict[str, int]:
+    return run_recorded(
+        task=SEND_BIRTHDAY_EMAILS,
+        work=lambda: marketing_emails.send_birthday_emails(now=timezone.now()),
+    )
 
 
-def _not_built_yet(task: str) -> None:
-    logger.warning("%s is not built yet; nothing was done", task)
-    run_recorded(task=task, work=lambda: {})
+@shared_task(name=SEND_REENGAGEMENT_EMAILS, acks_late=True, reject_on_worker_lost=True)
+def send_reengagement_emails() -> dict[str, int]:
+    return run_recorded(
+        task=SEND_REENGAGEMENT_EMAILS,
+        work=lambda: marketing_emails.send_reengagement_emails(now=timezone.now()),
+    )
+
+
+# Wallet sync arrives with its own issue. Its schedule row exists but is created disabled;
+# the name is registered so that enabling the row early does nothing harmful.
 
 
 @shared_task(name="loyalty.sync_wallet_passes", acks_late=True, reject_on_worker_lost=True)
 def sync_wallet_passes() -> None:
     """Not built yet: Google Wallet sync arrives with its own issue. Does nothing."""
-    _not_built_yet("loyalty.sync_wallet_passes")
-
-
-@shared_task(name="loyalty.send_birthday_emails", acks_late=True, reject_on_worker_lost=True)
-def send_birthday_emails() -> None:
-    """Not built yet: birthday emails arrive with their own issue. Does nothing."""
-    _not_built_yet("loyalty.send_birthday_emails")
-
-
-@shared_task(name="loyalty.send_reengagement_emails", acks_late=True, reject_on_worker_lost=True)
-def send_reengagement_emails() -> None:
-    """Not built yet: re-engagement emails arrive with their own issue. Does nothing."""
-    _not_built_yet("loyalty.send_reengagement_emails")
+    logger.warning("loyalty.sync_wallet_passes is not built yet; nothing was done")
+    run_recorded(task="loyalty.sync_wallet_passes", work=lambda: {})

@@ -118,10 +118,23 @@ def rival_merchant(db):
 
 @pytest.fixture
 def schedules():
-    """The beat schedule rows, made by the data migration's own code: a transactional test
+    """The beat schedule rows, made by the data migrations' own code: a transactional test
     empties every table when it ends, migration data included."""
-    migration = importlib.import_module("loyalty.migrations.0004_default_schedules")
-    migration.create_schedules(apps, None)
+    importlib.import_module("loyalty.migrations.0004_default_schedules").create_schedules(
+        apps, None
+    )
+    importlib.import_module(
+        "loyalty.migrations.0013_purge_idempotency_records_schedule"
+    ).create_schedules(apps, None)
+    importlib.import_module("loyalty.migrations.0016_email_schedules").update_schedules(apps, None)
+
+
+@pytest.fixture
+def email_templates():
+    """The 28 default email templates, made by their data migration (see `schedules`)."""
+    importlib.import_module("loyalty.migrations.0015_default_email_templates").seed_templates(
+        apps, None
+    )
 
 
 @pytest.fixture

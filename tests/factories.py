@@ -142,5 +142,5 @@ class OutgoingEmailFactory(factory.django.DjangoModelFactory):
         model = OutgoingEmail
 
     merchant = factory.SubFactory(MerchantFactory)
-    template = "welcome"
+    template = "loyalty_enrollment"
     to = "someone@example.com"

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Customer
-from loyalty import card_numbers, errors
+from loyalty import card_links, card_numbers, emails, errors
 from loyalty.models import Card, Transaction, TransactionType
 from loyalty.services import ledger
 from loyalty.services.ledger import (
@@ -378,28 +378,32 @@ def test_enrolment_stores_no_consent_and_empty_details_unless_given(program, sto
     assert customer.locale == program.merchant.default_locale
 
 
-def test_the_welcome_email_carries_the_cards_figures(program, store):
+def test_the_enrolment_and_welcome_emails_carry_the_cards_figures(program, store):
     program.welcome_bonus_points = 50
     program.reward_description = "A free coffee"
     program.save()
     card = ledger.enroll_customer(program=program, store=store, email="c@x.com", first_name="Cy")
-    email = OutgoingEmail.objects.get()
-    assert (email.template, email.to, email.merchant_id, email.customer_id) == (
-        "welcome",
-        "c@x.com",
-        program.merchant_id,
-        card.customer_id,
-    )
-    assert email.context == {
+    card_figures = {
         "first_name": "Cy",
         "merchant_name": program.merchant.name,
         "program_name": program.name,
         "card_number": card_numbers.display(card.number),
+        "card_url": card_links.card_url(card.pk),
         "points_balance": 50,
         "stamp_count": 0,
         "stamps_target": program.stamps_target,
         "reward_description": "A free coffee",
     }
+    sent = {email.template: email for email in OutgoingEmail.objects.all()}
+    assert set(sent) == {emails.ENROLLMENT, emails.WELCOME_BONUS}
+    for email in sent.values():
+        assert (email.to, email.merchant_id, email.customer_id) == (
+            "c@x.com",
+            program.merchant_id,
+            card.customer_id,
+        )
+    assert sent[emails.ENROLLMENT].context == card_figures
+    assert sent[emails.WELCOME_BONUS].context == {**card_figures, "welcome_bonus_points": 50}
 
 
 def test_it_enrols_a_customer_again_in_a_new_programme_of_the_same_merchant(

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from loyalty import errors
+from loyalty import card_links, emails, errors
 from loyalty.models import Card, Program, Transaction, TransactionType
 from loyalty.services import ledger
 from loyalty.services.ledger import Actor
@@ -64,7 +64,16 @@ def test_it_enrols_a_new_customer_with_the_welcome_bonus(program, store):
     assert entry.type == TransactionType.WELCOME_BONUS
     assert entry.points_delta == 50 and entry.points_balance_after == 50
     assert card.lifetime_points_earned == 50
-    assert OutgoingEmail.objects.get().template == "welcome"
+    enrollment, bonus = OutgoingEmail.objects.order_by("pk")
+    assert (enrollment.template, bonus.template) == (emails.ENROLLMENT, emails.WELCOME_BONUS)
+    assert bonus.context["welcome_bonus_points"] == 50
+    assert (bonus.to, bonus.customer_id, bonus.store_id) == (
+        "Ana@example.com",
+        card.customer_id,
+        store.pk,
+    )
+    assert bonus.is_marketing is False
+    assert enrollment.context["card_url"] == card_links.card_url(card.pk)
     assert_ledger_matches(card)
 
 
@@ -73,6 +82,7 @@ def test_it_writes_no_ledger_row_without_a_welcome_bonus(program, store):
     assert card.points_balance == 0
     assert not card.transactions.exists()
     assert card.last_activity_at is not None
+    assert list(OutgoingEmail.objects.values_list("template", flat=True)) == [emails.ENROLLMENT]
 
 
 def test_it_gives_no_welcome_points_on_a_stamps_programme(merchant, store):
@@ -303,11 +313,11 @@ def test_it_allows_redeeming_anywhere_when_cross_location_is_on(card, store, oth
 
 def test_it_adds_stamps_and_asks_for_the_reward_email_once_the_target_is_reached(card, store):
     ledger.add_stamps(card=card, store=store, count=3)
-    assert not OutgoingEmail.objects.filter(template="reward_ready").exists()
+    assert not OutgoingEmail.objects.filter(template=emails.REWARD_READY).exists()
     entry = ledger.add_stamps(card=card, store=store, count=2)
     assert (entry.stamps_delta, entry.stamps_balance_after) == (2, 5)
     ledger.add_stamps(card=card, store=store)
-    email = OutgoingEmail.objects.get(template="reward_ready")
+    email = OutgoingEmail.objects.get(template=emails.REWARD_READY)
     assert email.to == card.customer.email
     assert email.context["stamp_count"] == 5
     assert_ledger_matches(card)

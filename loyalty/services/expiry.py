@@ -32,7 +32,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
-from loyalty import card_numbers
+from loyalty import card_links, card_numbers, emails
 from loyalty.models import Card, Program, TransactionType
 from merchants.models import Merchant
 from messaging.services import EmailRequest, queue_emails
@@ -43,8 +43,8 @@ CHUNK_SIZE = 500
 # cut into up to MAX_RANGES of them, which evens out the walkers' shares.
 WALKERS = 2
 MAX_RANGES = 16
-EXPIRED_TEMPLATE = "points_expired"
-EXPIRING_TEMPLATE = "points_expiring"
+EXPIRED_TEMPLATE = emails.POINTS_EXPIRED
+EXPIRING_TEMPLATE = emails.POINTS_EXPIRING
 
 
 @dataclass
@@ -356,6 +356,7 @@ _CHUNK_FIELDS = (
     "points_balance",
     "last_activity_at",
     "number",
+    "enrolled_store_id",
     "customer_id",
     "customer__email",
     "customer__first_name",
@@ -364,6 +365,7 @@ _RETURNED_FIELDS = (
     "pk",
     "points_balance",
     "number",
+    "enrolled_store_id",
     "customer_id",
     "customer__email",
     "customer__first_name",
@@ -380,14 +382,15 @@ expired AS (
         lifetime_points_expired = card.lifetime_points_expired + chunk.points
     FROM chunk
     WHERE card.id = chunk.id
-    RETURNING card.id, chunk.points, card.stamp_count, card.number, card.customer_id
+    RETURNING card.id, chunk.points, card.stamp_count, card.number, card.enrolled_store_id,
+        card.customer_id
 ),
 ledger AS (
     INSERT INTO loyalty_transaction ({columns})
     SELECT id, %s, NULL, %s, -points, 0, 0, stamp_count, '', %s, '', %s FROM expired
 )
-SELECT expired.id, expired.points, expired.number, expired.customer_id, customer.email,
-    customer.first_name
+SELECT expired.id, expired.points, expired.number, expired.enrolled_store_id,
+    expired.customer_id, customer.email, customer.first_name
 FROM expired LEFT JOIN customers_customer AS customer ON customer.id = expired.customer_id
 ORDER BY expired.id
 """
@@ -401,6 +404,7 @@ def _email(program: Program, row: dict, template: str, **context) -> EmailReques
     return EmailRequest(
         merchant_id=program.merchant_id,
         customer_id=row["customer_id"],
+        store_id=row["enrolled_store_id"],
         to=row["customer__email"],
         template=template,
         context={
@@ -408,6 +412,7 @@ def _email(program: Program, row: dict, template: str, **context) -> EmailReques
             "merchant_name": program.merchant.name,
             "program_name": program.name,
             "card_number": card_numbers.display(row["number"]),
+            "card_url": card_links.card_url(row["pk"]),
             **context,
         },
     )

@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customers.services import get_or_create_customer
-from loyalty import card_numbers
+from loyalty import card_numbers, emails
 from loyalty.errors import (
     AlreadyEnrolled,
     AlreadyVoided,
@@ -36,7 +36,7 @@ from loyalty.errors import (
 )
 from loyalty.models import Card, Program, Reward, StaffPin, Transaction, TransactionType
 from merchants.models import Store
-from messaging.services import EmailRequest, queue_email
+from messaging.services import queue_email
 
 # Bounds that keep every figure far inside a 32-bit column.
 MAX_POINTS_PER_OPERATION = 1_000_000
@@ -177,32 +177,10 @@ def _write(
     return entry
 
 
-def _email_context(card: Card) -> dict:
-    program = card.program
-    return {
-        "first_name": card.customer.first_name if card.customer else "",
-        "merchant_name": program.merchant.name,
-        "program_name": program.name,
-        "card_number": card_numbers.display(card.number),
-        "points_balance": card.points_balance,
-        "stamp_count": card.stamp_count,
-        "stamps_target": program.stamps_target,
-        "reward_description": program.reward_description,
-    }
-
-
-def _queue_card_email(card: Card, template: str) -> None:
+def _queue_card_email(card: Card, code: str, **extra) -> None:
     if card.customer is None:
         return
-    queue_email(
-        EmailRequest(
-            merchant_id=card.program.merchant_id,
-            customer_id=card.customer_id,
-            to=card.customer.email,
-            template=template,
-            context=_email_context(card),
-        )
-    )
+    queue_email(emails.card_email(card, code, **extra))
 
 
 def _create_card(*, program: Program, customer, store: Store) -> Card:
@@ -276,7 +254,9 @@ def enroll_customer(
         else:
             card.last_activity_at = timezone.now()
             card.save(update_fields=["last_activity_at"])
-        _queue_card_email(card, "welcome")
+        _queue_card_email(card, emails.ENROLLMENT)
+        if bonus:
+            _queue_card_email(card, emails.WELCOME_BONUS, welcome_bonus_points=bonus)
     return card
 
 
@@ -390,7 +370,7 @@ def add_stamps(
             card, type=TransactionType.STAMP_EARNED, store=store, actor=actor, stamps_delta=count
         )
         if before < card.program.stamps_target <= card.stamp_count:
-            _queue_card_email(card, "reward_ready")
+            _queue_card_email(card, emails.REWARD_READY)
         return entry
 
 

@@ -1,0 +1,331 @@
+"""The sender against a fake Postmark over real HTTP on 127.0.0.1, through anymail's
+Postmark backend: retries, refusals, leases, parallel senders, and the rows it records."""
+
+import datetime
+import threading
+
+import pytest
+import time_machine
+from anymail.backends.postmark import EmailBackend as PostmarkBackend
+from django.core import mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from loyalty import emails
+from loyalty.services import ledger
+from messaging.models import OutgoingEmail, SuppressedAddress
+from messaging.services import EmailRequest, queue_emails
+from messaging.services.operations import cancel_queued_emails, retry_failed_emails
+from messaging.services.sending import LEASE, MAX_ATTEMPTS, RETRY_DELAY, send_queued_emails
+from tests import fake_postmark
+from tests.factories import CardFactory, CustomerFactory
+
+Status = OutgoingEmail.Status
+START = datetime.datetime(2026, 6, 10, 9, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def postmark(settings):
+    esp = fake_postmark.FakePostmark().start()
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": esp.token, "POSTMARK_API_URL": esp.url}
+    settings.DEFAULT_FROM_EMAIL = "Loyalty <loyalty@example.com>"
+    yield esp
+    esp.stop()
+
+
+def queue_enrollment_email(card, *, marketing=False) -> OutgoingEmail:
+    code = emails.BIRTHDAY if marketing else emails.ENROLLMENT
+    queue_emails([emails.card_email(card, code)])
+    return OutgoingEmail.objects.latest("pk")
+
+
+def answers(*responses):
+    """A fake ESP that gives these answers in turn, then accepts."""
+    pending = list(responses)
+
+    def answer(payload):
+        return (pending.pop(0) if pending else fake_postmark.accept)(payload)
+
+    return answer
+
+
+def test_a_transient_failure_is_retried_a_minute_later_until_it_is_sent_once(postmark, card):
+    card.customer.locale = "de"
+    card.customer.save()
+    email = queue_enrollment_email(card)
+    postmark.answer = answers(fake_postmark.fail, fake_postmark.fail)
+
+    with time_machine.travel(START, tick=False) as clock:
+        assert send_queued_emails().as_dict() == {
+            "sent": 0,
+            "retried": 1,
+            "failed": 0,
+            "cancelled": 0,
+        }
+        email.refresh_from_db()
+        assert (email.status, email.attempts) == (Status.QUEUED, 1)
+        assert email.next_attempt_at == START + RETRY_DELAY
+        assert "500" in email.last_error
+
+        clock.shift(RETRY_DELAY - datetime.timedelta(seconds=1))
+        assert send_queued_emails().sent == 0
+        assert len(postmark.requests) == 1
+
+        clock.shift(datetime.timedelta(seconds=1))
+        assert send_queued_emails().retried == 1
+        clock.shift(RETRY_DELAY)
+        assert send_queued_emails().sent == 1
+        clock.shift(RETRY_DELAY)
+        assert send_queued_emails().sent == 0
+
+    email.refresh_from_db()
+    assert len(postmark.requests) == 3
+    [(payload, message_id)] = postmark.accepted
+    assert (email.status, email.attempts, email.esp_message_id) == (Status.SENT, 3, message_id)
+    assert (email.sent_at, email.last_error, email.locale) == (START + 2 * RETRY_DELAY, "", "de")
+    assert email.lease_expires_at is None
+    assert email.subject == payload["Subject"] == "Willkommen bei Rewards von Alice's Bakery"
+    assert payload["To"] == card.customer.email
+    assert payload["From"] == "Alice's Bakery <loyalty@example.com>"
+    assert payload["TextBody"].startswith(f"Hallo {card.customer.first_name},\n")
+    assert email.context["card_url"] in payload["HtmlBody"]
+    assert "List-Unsubscribe" not in str(payload.get("Headers"))
+
+
+def test_it_gives_up_after_three_retries(postmark, card):
+    email = queue_enrollment_email(card)
+    postmark.answer = fake_postmark.fail
+
+    with time_machine.travel(START, tick=False) as clock:
+        for _ in range(MAX_ATTEMPTS + 1):
+            send_queued_emails()
+            clock.shift(RETRY_DELAY)
+
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (Status.FAILED, MAX_ATTEMPTS)
+    assert len(postmark.requests) == MAX_ATTEMPTS == 4
+
+
+def test_a_refused_recipient_fails_at_once_and_is_not_retried(postmark, card):
+    email = queue_enrollment_email(card)
+    postmark.answer = fake_postmark.refuse
+
+    assert send_queued_emails().failed == 1
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=1)):
+        assert send_queued_emails().as_dict() == {
+            "sent": 0,
+            "retried": 0,
+            "failed": 0,
+            "cancelled": 0,
+        }
+
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.esp_message_id) == (Status.FAILED, 1, "")
+    assert email.last_error.startswith("Refused:")
+    assert "inactive" in email.last_error
+    assert len(postmark.requests) == 1
+
+
+def test_a_crashed_senders_lease_expires_and_the_row_goes_out_once(postmark, card, monkeypatch):
+    email = queue_enrollment_email(card)
+    send_messages = PostmarkBackend.send_messages
+
+    def killed(self, messages):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(PostmarkBackend, "send_messages", killed)
+    with time_machine.travel(START, tick=False) as clock:
+        with pytest.raises(SystemExit):
+            send_queued_emails()
+        email.refresh_from_db()
+        assert (email.status, email.attempts) == (Status.SENDING, 1)
+        assert email.lease_expires_at == START + LEASE
+        monkeypatch.setattr(PostmarkBackend, "send_messages", send_messages)
+
+        clock.shift(LEASE - datetime.timedelta(seconds=1))
+        assert send_queued_emails().sent == 0
+        clock.shift(datetime.timedelta(seconds=1))
+        assert send_queued_emails().sent == 1
+
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (Status.SENT, 2)
+    assert len(postmark.accepted) == 1
+
+
+def test_a_sender_stops_before_its_lease_runs_short_and_gives_the_rest_back(postmark, program):
+    cards = CardFactory.create_batch(3, program=program)
+    for card in cards:
+        queue_enrollment_email(card)
+    start = timezone.now()
+
+    def slow(payload):
+        # Each send takes two minutes: the lease leaves time for two sends, not three.
+        clock.shift(datetime.timedelta(minutes=2))
+        return fake_postmark.accept(payload)
+
+    postmark.answer = slow
+    with time_machine.travel(start, tick=False) as clock:
+        assert send_queued_emails(max_batches=1).sent == 2
+
+    assert len(postmark.accepted) == 2
+    rest = OutgoingEmail.objects.get(status=Status.QUEUED)
+    assert (rest.attempts, rest.lease_expires_at) == (0, None)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_send_each_email_exactly_once(postmark, email_templates, program):
+    cards = CardFactory.create_batch(300, program=program)
+    with transaction.atomic():
+        queue_emails([emails.card_email(card, emails.ENROLLMENT) for card in cards])
+    counts, errors = [], []
+
+    def sender():
+        try:
+            counts.append(send_queued_emails().as_dict())
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    senders = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+
+    assert errors == []
+    assert sum(count["sent"] for count in counts) == 300
+    per_recipient = postmark.accepted_per_recipient()
+    assert len(per_recipient) == 300
+    assert set(per_recipient.values()) == {1}
+    assert OutgoingEmail.objects.filter(status=Status.SENT, attempts=1).count() == 300
+
+
+def test_a_marketing_email_carries_one_click_unsubscribe(postmark, card):
+    card.customer.marketing_consent = True
+    card.customer.save()
+    queue_enrollment_email(card, marketing=True)
+
+    assert send_queued_emails().sent == 1
+
+    [(payload, _)] = postmark.accepted
+    headers = {header["Name"]: header["Value"] for header in payload["Headers"]}
+    unsubscribe = headers["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("http://127.0.0.1:8000/email/unsubscribe/")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert unsubscribe in payload["TextBody"]
+    assert f'href="{unsubscribe}"' in payload["HtmlBody"]
+
+
+@pytest.mark.parametrize(
+    ("consent", "anonymised", "suppressed", "reason"),
+    [
+        (False, False, False, "Marketing email without the customer's consent."),
+        (True, True, False, "The customer was anonymised."),
+        (True, False, True, "The address hard-bounced or complained."),
+    ],
+)
+def test_marketing_email_is_cancelled_without_consent_for_anonymised_or_suppressed(
+    postmark, card, consent, anonymised, suppressed, reason
+):
+    card.customer.marketing_consent = consent
+    card.customer.anonymized_at = timezone.now() if anonymised else None
+    card.customer.save()
+    if suppressed:
+        SuppressedAddress.objects.create(address=card.customer.email, reason="bounced")
+    email = queue_enrollment_email(card, marketing=True)
+
+    assert send_queued_emails().cancelled == 1
+
+    email.refresh_from_db()
+    assert (email.status, email.last_error) == (Status.CANCELLED, reason)
+    assert postmark.requests == []
+
+
+def test_an_anonymised_customer_gets_no_email_and_their_queued_ones_are_cancelled(card):
+    other = CardFactory(program=card.program)
+    email = queue_enrollment_email(card)
+    kept = queue_enrollment_email(other)
+    card.customer.anonymized_at = timezone.now()
+    card.customer.save()
+
+    assert cancel_queued_emails(customer_id=card.customer_id, reason="Anonymised.") == 1
+
+    email.refresh_from_db()
+    assert (email.status, email.last_error) == (Status.CANCELLED, "Anonymised.")
+    assert send_queued_emails().sent == 1
+    kept.refresh_from_db()
+    assert kept.status == Status.SENT
+    assert [message.to for message in mail.outbox] == [[other.customer.email]]
+
+
+def test_an_email_without_a_template_fails_with_the_reason(merchant):
+    customer = CustomerFactory(merchant=merchant, locale="lb")
+    queue_emails(
+        [
+            EmailRequest(
+                merchant_id=merchant.pk,
+                customer_id=customer.pk,
+                to=customer.email,
+                template="no_such_code",
+            )
+        ]
+    )
+
+    assert send_queued_emails().failed == 1
+
+    email = OutgoingEmail.objects.get()
+    assert (email.status, email.last_error) == (
+        Status.FAILED,
+        "No active template 'no_such_code' for locale lb.",
+    )
+
+
+def test_retrying_failed_emails_queues_them_again_with_fresh_attempts(card):
+    failed = queue_enrollment_email(card)
+    sent = queue_enrollment_email(card)
+    OutgoingEmail.objects.filter(pk=failed.pk).update(
+        status=Status.FAILED, attempts=4, last_error="Refused"
+    )
+    OutgoingEmail.objects.filter(pk=sent.pk).update(status=Status.SENT)
+
+    assert retry_failed_emails(email_ids=[failed.pk, sent.pk]) == 1
+
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.last_error) == (Status.QUEUED, 0, "")
+    assert send_queued_emails().sent == 1
+
+
+def test_an_enrolment_sends_its_emails_once_it_commits(
+    program, store, django_capture_on_commit_callbacks
+):
+    program.welcome_bonus_points = 20
+    program.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.enroll_customer(
+            program=program, store=store, email="marie@example.com", first_name="Marie", locale="fr"
+        )
+
+    assert [message.subject for message in mail.outbox] == [
+        "Bienvenue dans Rewards chez Alice's Bakery",
+        "20 points de bienvenue sur votre carte",
+    ]
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_a_rolled_back_enrolment_sends_nothing(program, store, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        ledger.enroll_customer(
+            program=program, store=store, email="marie@example.com", first_name="Marie"
+        )
+        raise RuntimeError("the business transaction fails after queueing")
+
+    assert callbacks == []
+    assert not OutgoingEmail.objects.exists()
+    assert mail.outbox == []
