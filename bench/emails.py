@@ -23,27 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.expire import recreate_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_emails"
 TOKEN = "benchmark-server-token"
 CUSTOMERS = 1_000
 QUEUE_CHUNK = 5_000
-
-
-def recreate_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    if not name.startswith("loyalty_bench"):
-        sys.exit(
-            f"Refusing to recreate {name!r}: the benchmark database's name must start with "
-            "'loyalty_bench'."
-        )
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def django_environment(url: str, api_url: str = "") -> dict[str, str]:
