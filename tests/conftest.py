@@ -130,7 +130,7 @@ def schedules():
 
 
 @pytest.fixture
-def email_templates():
+def email_templates(db):
     """The 28 default email templates, made by their data migration (see `schedules`)."""
     importlib.import_module("loyalty.migrations.0015_default_email_templates").seed_templates(
         apps, None

@@ -13,7 +13,8 @@ from messaging.rendering import CompiledTemplate
 from messaging.services.sending import resolve_template
 from tests.factories import MerchantFactory, StoreFactory
 
-pytestmark = pytest.mark.django_db
+# The seeded templates, made again: a transactional test empties every table when it ends.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("email_templates")]
 
 CODES = sorted(emails.SAMPLE_CONTEXTS)
 LOCALES = ["en", "fr", "de", "lb"]

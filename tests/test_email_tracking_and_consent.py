@@ -17,7 +17,8 @@ from messaging.services.sending import send_queued_emails
 from tests.factories import OutgoingEmailFactory, UserFactory
 
 Status = OutgoingEmail.Status
-pytestmark = pytest.mark.django_db
+# The seeded templates, made again: a transactional test empties every table when it ends.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("email_templates")]
 WEBHOOK = "/anymail/postmark/tracking/"
 SECRET = "postmark:webhook-secret-for-tests"
 
