@@ -505,3 +505,45 @@ def test_a_store_belongs_to_one_merchant_only(merchant, rival_merchant):
     store = StoreFactory(merchant=merchant, code="shared-code")
     StoreFactory(merchant=rival_merchant["merchant"], code="shared-code")
     assert store.code == "shared-code"
+
+
+# What the mutation run of the ledger found untested
+
+
+@pytest.mark.parametrize(
+    ("operation", "kwargs"),
+    [
+        (ledger.earn_points, {}),
+        (ledger.earn_points, {"points": 5, "purchase_amount_cents": 500}),
+        (ledger.redeem_points, {}),
+        (ledger.redeem_points, {"points": 5, "reward_id": 1}),
+    ],
+)
+def test_either_or_input_is_refused_with_its_fields(card, store, operation, kwargs):
+    with refused(card, errors.InvalidInput) as raised:
+        operation(card=card, store=store, **kwargs)
+    assert raised.value.fields == {"non_field_errors": ["invalid"]}
+
+
+def test_it_redeems_the_reward_asked_for_not_another_of_the_programme(card, store):
+    RewardFactory(program=card.program, points_cost=10)
+    asked = RewardFactory(program=card.program, points_cost=70)
+    earn(card, store, 100)
+    entry = ledger.redeem_points(card=card, store=store, reward_id=asked.pk)
+    assert (entry.reward, entry.points_delta, entry.points_balance_after) == (asked, -70, 30)
+
+
+def test_one_stamp_unless_told_otherwise(card, store):
+    entry = ledger.add_stamps(card=card, store=store)
+    assert (entry.stamps_delta, entry.stamps_balance_after) == (1, 1)
+
+
+def test_a_ledger_operation_reads_the_card_once_with_what_its_answer_shows(
+    card, store, django_assert_num_queries
+):
+    # The locked read, the card's update and the ledger row; the answer needs nothing more.
+    with django_assert_num_queries(3):
+        entry = ledger.earn_points(card=card, store=store, points=5)
+        shown = (entry.card.program.stamps_target, entry.card.customer.first_name)
+        shown += (entry.card.enrolled_store.code,)
+    assert shown == (card.program.stamps_target, card.customer.first_name, card.enrolled_store.code)
