@@ -5,9 +5,10 @@ import datetime
 import logging
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput, TerminalSuspended
+from loyalty.errors import InvalidInput, PinInvalid, PinLocked, TerminalSuspended
 from loyalty.models import StaffPin, TerminalKey
 from loyalty.pins import pin_digest
 from loyalty.services import staff_pins
@@ -125,3 +126,108 @@ def test_lifting_a_suspension_starts_the_key_afresh(store, caplog):
         f"Suspension of terminal key {terminal_key.prefix} (store {store.merchant.slug}/"
         f"{store.code}) lifted by operator {operator.pk}"
     ) in caplog.text
+
+
+def test_only_an_active_pin_of_the_terminals_store_opens(store):
+    terminal_key = TerminalKeyFactory(store=store)
+    StaffPinFactory(store=StoreFactory(merchant=store.merchant), staff_name="Elsewhere", pin="1234")
+    StaffPinFactory(store=store, staff_name="Gone", pin="5678", is_active=False)
+    for pin in ("1234", "5678"):
+        with pytest.raises(PinInvalid):
+            staff_pins.verify_staff_pin(terminal_key=terminal_key, pin=pin)
+    assert TerminalKey.objects.get(pk=terminal_key.pk).pin_failures == 2
+
+
+def test_a_malformed_pin_is_a_wrong_guess(store):
+    terminal_key = TerminalKeyFactory(store=store)
+    StaffPinFactory(store=store, pin="1234")
+    with pytest.raises(PinInvalid):
+        staff_pins.verify_staff_pin(terminal_key=terminal_key, pin="12a4")
+    assert TerminalKey.objects.get(pk=terminal_key.pk).pin_failures == 1
+
+
+def test_setting_the_pin_of_a_name_that_left_makes_a_new_one(store):
+    gone = StaffPinFactory(store=store, staff_name="Sam", pin="1111", is_active=False)
+    staff_pin = staff_pins.set_staff_pin(store=store, staff_name="Sam", pin="2222")
+    assert staff_pin.pk != gone.pk
+    assert StaffPin.objects.get(pk=gone.pk).pin_digest == pin_digest("1111")
+
+
+def test_unlocking_a_staff_pin_clears_its_count_and_lock(store):
+    locked = StaffPinFactory(
+        store=store, failed_attempts=4, locked_until=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    unlocked = staff_pins.unlock_staff_pin(staff_pin=locked)
+    assert (unlocked.failed_attempts, unlocked.locked_until) == (0, None)
+    stored = StaffPin.objects.get(pk=locked.pk)
+    assert (stored.failed_attempts, stored.locked_until) == (0, None)
+
+
+def test_a_lock_holds_until_its_last_instant(store):
+    terminal_key = TerminalKeyFactory(store=store)
+    staff_pin = StaffPinFactory(store=store, pin="1234")
+    until = timezone.now() + datetime.timedelta(minutes=5)
+    StaffPin.objects.filter(pk=staff_pin.pk).update(locked_until=until)
+    with (
+        time_machine.travel(until - datetime.timedelta(microseconds=1), tick=False),
+        pytest.raises(PinLocked),
+    ):
+        staff_pins.verify_staff_pin(terminal_key=terminal_key, pin="1234", staff_id=staff_pin.pk)
+    with time_machine.travel(until, tick=False):
+        opened = staff_pins.verify_staff_pin(
+            terminal_key=terminal_key, pin="1234", staff_id=staff_pin.pk
+        )
+    assert opened.pk == staff_pin.pk
+
+
+def wrong_guess(terminal_key, staff_id=None):
+    with pytest.raises((PinInvalid, PinLocked)) as raised:
+        staff_pins.verify_staff_pin(terminal_key=terminal_key, pin="0000", staff_id=staff_id)
+    return raised.value.code
+
+
+def test_a_lock_starts_both_counts_again(store):
+    terminal_key = TerminalKeyFactory(store=store)
+    staff_pin = StaffPinFactory(store=store, pin="1234")
+    codes = [wrong_guess(terminal_key, staff_pin.pk) for _ in range(staff_pins.PIN_MAX_FAILURES)]
+    assert codes[-1] == "pin_locked"
+    terminal_key.refresh_from_db()
+    staff_pin.refresh_from_db()
+    assert (terminal_key.pin_failures, terminal_key.pin_failures_since) == (0, None)
+    assert staff_pin.failed_attempts == 0
+
+
+def test_the_terminals_count_starts_again_at_exactly_fifteen_minutes(store):
+    terminal_key = TerminalKeyFactory(store=store)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        wrong_guess(terminal_key)
+    with time_machine.travel(start + staff_pins.PIN_LOCK_DURATION, tick=False):
+        wrong_guess(terminal_key)
+    terminal_key.refresh_from_db()
+    assert terminal_key.pin_failures == 1
+
+
+@pytest.mark.parametrize(("hours", "suspended"), [(24, False), (23.99, True)])
+def test_a_third_lock_suspends_only_within_24_hours_of_the_first(store, hours, suspended):
+    start = timezone.now()
+    terminal_key = TerminalKeyFactory(
+        store=store,
+        previous_pin_lock_at=start,
+        last_pin_lock_at=start + datetime.timedelta(hours=1),
+    )
+    with time_machine.travel(start + datetime.timedelta(hours=hours), tick=False):
+        for _ in range(staff_pins.PIN_MAX_FAILURES):
+            wrong_guess(terminal_key)
+    terminal_key.refresh_from_db()
+    assert (terminal_key.suspended_at is not None) is suspended
+
+
+def test_unlocking_with_an_unknown_staff_id_is_a_wrong_pin_not_a_lock(store):
+    terminal_key = TerminalKeyFactory(
+        store=store, pin_locked_until=timezone.now() + datetime.timedelta(minutes=10)
+    )
+    with pytest.raises(PinInvalid):
+        staff_pins.verify_staff_pin(
+            terminal_key=terminal_key, pin="1234", staff_id=999_999, unlocking_terminal=True
+        )

@@ -217,7 +217,8 @@ def _count_wrong_pin(
         )
         if terminal.suspended_at is not None:
             logger.warning(
-                "Terminal key %s (store %s) suspended: PIN entry locked %d times within %s",
+                "Terminal key %s (store %s) suspended: "  # pragma: no mutate
+                "PIN entry locked %d times within %s",  # pragma: no mutate
                 terminal.prefix,
                 _store_name(terminal),
                 SUSPEND_AFTER_LOCKS,
