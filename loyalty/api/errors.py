@@ -56,15 +56,9 @@ def error_answer(exc: Exception) -> ErrorAnswer | None:
     return ErrorAnswer(status=status, body=body, headers=headers)
 
 
-def error_response(exc: Exception) -> Response | None:
+def exception_handler(exc, context):
     answer = error_answer(exc)
     if answer is None:
         return None
+    set_rollback()
     return Response(answer.body, status=answer.status, headers=answer.headers)
-
-
-def exception_handler(exc, context):
-    response = error_response(exc)
-    if response is not None:
-        set_rollback()
-    return response
