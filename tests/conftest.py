@@ -131,8 +131,11 @@ def schedules():
 
 @pytest.fixture
 def email_templates(db):
-    """The 28 default email templates, made by their data migration (see `schedules`)."""
+    """The 36 default email templates, made by their data migrations (see `schedules`)."""
     importlib.import_module("loyalty.migrations.0015_default_email_templates").seed_templates(
+        apps, None
+    )
+    importlib.import_module("loyalty.migrations.0018_card_link_email_templates").seed_templates(
         apps, None
     )
 
