@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -282,14 +281,16 @@ def _card_context(card: Card) -> dict:
 def _qr_svg(data: str, title: str) -> str:
     """The QR code the till scans, as inline SVG drawn on the server; black on white with its
     quiet zone, whatever the page's colours."""
-    svg = segno.make(data, error="m").svg_inline(
+    # make_qr: a full QR code; segno.make would pick a Micro QR for 12 digits, which
+    # many scanners do not read.
+    svg = segno.make_qr(data, error="m").svg_inline(
         scale=1,
         border=4,
         dark="#000",
         light="#fff",
         omitsize=True,
         svgclass="qr",
-        title=escape(title),
+        title=title,  # escaped by segno
     )
     return mark_safe(svg.replace("<svg ", '<svg role="img" ', 1))
 

@@ -5,25 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('merchants', '0001_initial'),
+        ("merchants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='merchant',
-            name='brand_color',
-            field=models.CharField(default='#1d4ed8', help_text="The customer pages' header and buttons. Text on it is black or white, whichever reads better.", max_length=7, validators=[django.core.validators.RegexValidator('^#[0-9a-fA-F]{6}$', 'A colour like #1d4ed8.')]),
+            model_name="merchant",
+            name="brand_color",
+            field=models.CharField(
+                default="#1d4ed8",
+                help_text="The customer pages' header and buttons. Text on it is black or white, whichever reads better.",
+                max_length=7,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^#[0-9a-fA-F]{6}$", "A colour like #1d4ed8."
+                    )
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='logo',
-            field=models.BinaryField(blank=True, default=b''),
+            model_name="merchant",
+            name="logo",
+            field=models.BinaryField(blank=True, default=b""),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='logo_type',
+            model_name="merchant",
+            name="logo_type",
             field=models.CharField(blank=True, editable=False, max_length=20),
         ),
     ]
