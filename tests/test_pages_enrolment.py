@@ -364,7 +364,7 @@ def test_the_success_page_shows_only_the_card_of_its_own_merchant(client, progra
     assert client.get("/enroll/bob-books/welcome/").status_code == 302
 
 
-def test_the_wallet_button_shows_only_when_the_wallet_is_configured(rf):
+def test_the_wallet_button_shows_only_when_the_wallet_is_configured():
     from django.template.loader import render_to_string
 
     context = {"wallet_save_url": "https://pay.google.com/gp/v/save/token"}
