@@ -1,8 +1,8 @@
 """A merchant's colour on the customer pages, with text colours that keep WCAG AA contrast.
 
-Text on the brand colour is black or white, whichever contrasts more: one of them always
-reaches 4.58:1 (pure black and pure white: the two ratios multiply to 21). Links and headings on the white page use the
-brand colour darkened until it reaches 4.5:1 on white.
+Text on the brand colour is pure black or pure white, whichever contrasts more: one of them
+always reaches 4.58:1 (the two ratios multiply to 21). Links on the white page use the brand
+colour darkened until it reaches 4.5:1 on white.
 """
 
 AA_CONTRAST = 4.5

@@ -151,6 +151,14 @@ def test_a_customer_enrols_with_the_keyboard_alone(shop, phone, axe_summaries):
     def focus_is_visible() -> bool:
         return page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
 
+    def tab_to(target: str) -> None:
+        """Press Tab until `target` has the focus: the page's own order, nothing skipped."""
+        for _ in range(20):
+            if focused() == target:
+                return
+            page.keyboard.press("Tab")
+        pytest.fail(f"Tab never reached {target}; stopped at {focused()}")
+
     # The skip link comes first, shows when focused, and leads to the content.
     page.keyboard.press("Tab")
     assert focused() == "skip-link" and focus_is_visible()
@@ -159,14 +167,9 @@ def test_a_customer_enrols_with_the_keyboard_alone(shop, phone, axe_summaries):
     assert focused() == "main"
 
     # Sending the empty form moves the focus to the summary of errors.
-    page.keyboard.press("Tab")  # first name
+    page.keyboard.press("Tab")
     assert focused() == "id_first_name" and focus_is_visible()
-    for _ in range(7):  # last name, email, phone, birthday (3 parts), language...
-        page.keyboard.press("Tab")
-        if focused() == "button button--primary":
-            break
-    while focused() != "button button--primary":
-        page.keyboard.press("Tab")
+    tab_to("button button--primary")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert focused() == "error-summary"
@@ -182,14 +185,12 @@ def test_a_customer_enrols_with_the_keyboard_alone(shop, phone, axe_summaries):
     page.keyboard.type("Weber")
     page.keyboard.press("Tab")
     page.keyboard.type("luc@example.com")
-    while focused() != "id_marketing_consent":
-        page.keyboard.press("Tab")
+    tab_to("id_marketing_consent")
     assert focus_is_visible()
     page.keyboard.press("Tab")  # the terms' summary
     page.keyboard.press("Enter")  # opens them
     assert page.get_by_text("One card each.").is_visible()
-    while focused() != "id_accept_terms":
-        page.keyboard.press("Tab")
+    tab_to("id_accept_terms")
     page.keyboard.press("Space")
     assert page.locator("#id_accept_terms").is_checked()
     page.keyboard.press("Tab")

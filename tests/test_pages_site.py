@@ -5,6 +5,7 @@ import datetime
 import re
 
 import pytest
+import time_machine
 from django.contrib.staticfiles import finders
 from django.test import Client
 from hypothesis import given
@@ -101,8 +102,6 @@ def busy_card(program, store):
         enrolled_store=store,
         customer=CustomerFactory(merchant=program.merchant, locale="de"),
     )
-    import time_machine
-
     with time_machine.travel(datetime.datetime(2027, 4, 1, 10, tzinfo=datetime.UTC)):
         ledger.earn_points(card=card, store=store, points=1250)
     return card
@@ -120,8 +119,6 @@ def busy_card(program, store):
 def test_the_card_page_speaks_the_customers_language_and_writes_its_dates_and_numbers(
     client, busy_card, prefix, language, balance, expiry, day
 ):
-    import time_machine
-
     path = prefix + card_links.card_path(busy_card.link_key)
     with time_machine.travel(datetime.datetime(2027, 4, 20, 10, tzinfo=datetime.UTC)):
         response = client.get(path, HTTP_ACCEPT_LANGUAGE="fr")

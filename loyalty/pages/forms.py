@@ -12,8 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from customers.models import MAX_AGE_YEARS, validate_birth_date
 from loyalty.pages.language import AUTONYMS, CODES
 
-REQUIRED = _("This field is required.")
-
 
 class LanguageSelect(forms.Select):
     """Each option names its language in itself, marked with that language for screen
@@ -71,7 +69,10 @@ class EnrollmentForm(forms.Form):
         label=_("Preferred language"),
         choices=[(code, AUTONYMS[code]) for code in CODES],
         help_text=_("For this site and the emails we send you."),
-        error_messages={"invalid_choice": _("Choose one of the languages listed.")},
+        error_messages={
+            "required": _("Choose one of the languages listed."),
+            "invalid_choice": _("Choose one of the languages listed."),
+        },
         widget=LanguageSelect,
     )
     marketing_consent = forms.BooleanField(
@@ -94,8 +95,6 @@ class EnrollmentForm(forms.Form):
                 "max": today.isoformat(),
             }
         )
-        for field in self.fields.values():
-            field.error_messages.setdefault("required", REQUIRED)
 
     def clean_birth_date(self):
         birth_date = self.cleaned_data["birth_date"]
