@@ -3,6 +3,9 @@
 
     python3 dev.py run     create .venv, migrate the SQLite database, load demo data, serve
     python3 dev.py test    create .venv and run the whole test suite (extra args go to pytest)
+    python3 dev.py messages [--check]
+                           compile the translations (locale/*/django.po -> .mo) with Babel;
+                           --check: fail unless they are compiled, complete and current
     python3 dev.py mutate [PATH ...]
                            mutation testing of the services (all, or the modules under PATH),
                            on PostgreSQL when DATABASE_URL is set
@@ -118,8 +121,13 @@ def mutate(paths: list[str]) -> int:
     return 0
 
 
+def messages(args: list[str]) -> int:
+    action = "check" if args == ["--check"] else "compile"
+    return subprocess.run([str(PYTHON), "-m", "config.catalogs", action], cwd=ROOT).returncode
+
+
 def main() -> int:
-    commands = {"run", "test", "mutate"}
+    commands = {"run", "test", "mutate", "messages"}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
@@ -128,6 +136,8 @@ def main() -> int:
         return run()
     if sys.argv[1] == "mutate":
         return mutate(sys.argv[2:])
+    if sys.argv[1] == "messages":
+        return messages(sys.argv[2:])
     return test(sys.argv[2:])
 
 

@@ -96,10 +96,11 @@ def load_cards(*, slug: str, cards: int, now: datetime.datetime):
         cursor.execute(
             """
             INSERT INTO loyalty_card (program_id, customer_id, enrolled_store_id, number,
-                points_balance, stamp_count, lifetime_points_earned, lifetime_points_redeemed,
-                lifetime_points_voided, lifetime_points_expired, last_activity_at, is_active,
-                created_at)
+                link_key, points_balance, stamp_count, lifetime_points_earned,
+                lifetime_points_redeemed, lifetime_points_voided, lifetime_points_expired,
+                last_activity_at, is_active, created_at)
             SELECT %(p)s, c.id, %(s)s, lpad((%(p)s::bigint * 10000000 + c.id)::text, 12, '0'),
+                gen_random_uuid(),
                 100 + c.id %% 400, 0, 100 + c.id %% 400, 0, 0, 0,
                 CASE WHEN c.id %% 2 = 0
                      THEN %(now)s - interval '400 days' - (c.id %% 86400) * interval '1 second'
@@ -132,10 +133,11 @@ def copy_cards(*, source, slug: str):
         cursor.execute(
             """
             INSERT INTO loyalty_card (program_id, customer_id, enrolled_store_id, number,
-                points_balance, stamp_count, lifetime_points_earned, lifetime_points_redeemed,
-                lifetime_points_voided, lifetime_points_expired, last_activity_at, is_active,
-                created_at)
-            SELECT %s, customer_id, %s, 'c' || substr(number, 2), points_balance, stamp_count,
+                link_key, points_balance, stamp_count, lifetime_points_earned,
+                lifetime_points_redeemed, lifetime_points_voided, lifetime_points_expired,
+                last_activity_at, is_active, created_at)
+            SELECT %s, customer_id, %s, 'c' || substr(number, 2), gen_random_uuid(),
+                points_balance, stamp_count,
                 lifetime_points_earned, 0, 0, 0, last_activity_at, is_active, created_at
             FROM loyalty_card WHERE program_id = %s ORDER BY id
             """,

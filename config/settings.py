@@ -64,6 +64,8 @@ SITE_ID = 1
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files with far-future caching of their hashed names, before anything else runs.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -89,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "loyalty.pages.context.pages",
             ],
         },
     },
@@ -147,10 +150,23 @@ LANGUAGES = [("en", "English"), ("fr", "French"), ("de", "German"), ("lb", "Luxe
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The project's catalogues (customer pages, emails' pages), compiled .mo files committed beside
+# their .po files: `python3 dev.py messages` compiles them (README, "Customer pages").
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Without debug, static files are served by whitenoise from STATIC_ROOT (`collectstatic`) under
+# names carrying a hash of their content, cached by browsers for a year; with debug, as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # Security: on by default whenever DEBUG is off.
 SESSION_COOKIE_SECURE = not DEBUG
@@ -254,6 +270,25 @@ for _scope, _rate in TERMINAL_RATE_LIMITS.items():
         raise ImproperlyConfigured(
             f"TERMINAL_RATE_LIMIT_{_scope.upper()} must look like 60/m, not {_rate!r}"
         )
+
+# Customer pages (loyalty.pages): per client IP, enrolments and lost-link requests (POSTs,
+# valid or not); per email address, the card-link emails the pages send (already enrolled,
+# lost link), so that nobody can flood an inbox through the forms.
+PAGE_RATE_LIMITS = {
+    scope: env(f"PAGE_RATE_LIMIT_{scope.upper()}", default)
+    for scope, default in {"enroll": "10/m", "lost_link": "5/m", "link_email": "3/h"}.items()
+}
+for _scope, _rate in PAGE_RATE_LIMITS.items():
+    if not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", _rate):
+        raise ImproperlyConfigured(
+            f"PAGE_RATE_LIMIT_{_scope.upper()} must look like 10/m, not {_rate!r}"
+        )
+# Card links (loyalty.card_links) stop working this many days after they were sent.
+CARD_LINK_MAX_AGE_DAYS = env_int("CARD_LINK_MAX_AGE_DAYS", 365)
+if CARD_LINK_MAX_AGE_DAYS < 1:
+    raise ImproperlyConfigured("CARD_LINK_MAX_AGE_DAYS must be 1 or more")
+# The platform's name on the landing and error pages.
+SITE_NAME = env("SITE_NAME", "Loyalty cards")
 
 # Celery: eager in-process unless a broker is configured.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")

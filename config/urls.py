@@ -22,4 +22,9 @@ urlpatterns = [
     ),
     path("healthz/", health.healthz, name="healthz"),
     path("readyz/", health.readyz, name="readyz"),
+    # Customer pages: /, /enroll/<merchant>/, /card/<token>/, /card/lost/, each also under a
+    # language prefix (/fr/...).
+    path("", include("loyalty.pages.urls")),
 ]
+
+handler404 = "loyalty.pages.views.not_found"

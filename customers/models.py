@@ -14,13 +14,15 @@ def validate_birth_date(value: datetime.date) -> None:
     """A real past date for someone aged 0 to 120."""
     today = timezone.localdate()
     if value > today:
-        raise ValidationError("The birth date is in the future.")
+        raise ValidationError("The birth date is in the future.", code="future")
     try:
         oldest = today.replace(year=today.year - MAX_AGE_YEARS - 1)
     except ValueError:  # 29 February
         oldest = today.replace(year=today.year - MAX_AGE_YEARS - 1, day=28)
     if value <= oldest:
-        raise ValidationError(f"The birth date is more than {MAX_AGE_YEARS} years ago.")
+        raise ValidationError(
+            f"The birth date is more than {MAX_AGE_YEARS} years ago.", code="too_old"
+        )
 
 
 class Customer(models.Model):

@@ -5,12 +5,14 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 
+from loyalty import card_links
 from loyalty.models import Card, Program, Reward
 from loyalty.services import ledger
 from loyalty.services.staff_pins import set_staff_pin
 from loyalty.services.terminal_keys import issue_terminal_key, revoke_terminal_keys
-from merchants.models import Merchant, Store
+from merchants.models import DEFAULT_BRAND_COLOR, Merchant, Store
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
@@ -22,6 +24,7 @@ MERCHANTS = [
     {
         "slug": "demo-bakery",
         "name": "Demo Bakery",
+        "brand_color": "#9a3412",
         "program": {
             "name": "Bread Club",
             "kind": Program.Kind.HYBRID,
@@ -29,6 +32,8 @@ MERCHANTS = [
             "welcome_bonus_points": 50,
             "stamps_target": 8,
             "reward_description": "A free loaf of your choice",
+            "terms_text": "One card per person. Points have no cash value and cannot be "
+            "exchanged for money. Demo Bakery may change these terms with a month's notice.",
             "allow_cross_location_redemption": True,
             "require_staff_pin": True,
         },
@@ -42,6 +47,7 @@ MERCHANTS = [
     {
         "slug": "demo-books",
         "name": "Demo Books",
+        "brand_color": "#0f766e",
         "program": {
             "name": "Readers' Points",
             "kind": Program.Kind.POINTS,
@@ -49,6 +55,8 @@ MERCHANTS = [
             "minimum_purchase_cents": 500,
             "welcome_bonus_points": 20,
             "points_expiration_days": 365,
+            "terms_text": "One card per person and store. Points expire after a year without "
+            "purchases. Points have no cash value.",
             "allow_cross_location_redemption": False,
             "require_staff_pin": True,
         },
@@ -70,6 +78,9 @@ class DemoResult:
     staff_pin: str = STAFF_PIN
     manager_pin: str = MANAGER_PIN
     cards: dict[str, list[str]] = field(default_factory=dict)
+    # Per merchant, its enrolment page and the card page of its first demo card.
+    enrollment_paths: dict[str, str] = field(default_factory=dict)
+    card_paths: dict[str, str] = field(default_factory=dict)
 
 
 def _store(merchant: Merchant, code: str, name: str) -> Store:
@@ -92,6 +103,9 @@ def load_demo() -> DemoResult:
         merchant, _ = Merchant.all_objects.get_or_create(
             slug=spec["slug"], defaults={"name": spec["name"], "timezone": "Europe/Luxembourg"}
         )
+        if merchant.brand_color == DEFAULT_BRAND_COLOR:
+            merchant.brand_color = spec["brand_color"]
+            merchant.save(update_fields=["brand_color"])
         main = _store(merchant, "main", f"{spec['name']} – Main Street")
         north = _store(merchant, "north", f"{spec['name']} – North")
         program = Program.objects.filter(merchant=merchant).first()
@@ -119,7 +133,11 @@ def load_demo() -> DemoResult:
                 if program.has_stamps:
                     ledger.add_stamps(card=card, store=store, count=len(purchases) + 3)
             numbers.append(card.number)
+            result.card_paths.setdefault(merchant.slug, card_links.card_path(card.link_key))
         result.cards[merchant.slug] = numbers
+        result.enrollment_paths[merchant.slug] = reverse(
+            "pages:enroll", kwargs={"slug": merchant.slug}
+        )
 
         revoke_terminal_keys(store=main, name=DEMO_TERMINAL_NAME)
         _, key = issue_terminal_key(store=main, name=DEMO_TERMINAL_NAME)

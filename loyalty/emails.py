@@ -17,6 +17,10 @@ POINTS_EXPIRING = "loyalty_points_expiring"
 POINTS_EXPIRED = "loyalty_points_expired"
 BIRTHDAY = "loyalty_birthday"
 REENGAGEMENT = "loyalty_reengagement"
+# Sent by the customer pages: the card link of someone who tried to enrol again, and the
+# card link asked for at /card/lost/.
+ALREADY_ENROLLED = "loyalty_already_enrolled"
+CARD_LINK = "loyalty_card_link"
 MARKETING = frozenset({BIRTHDAY, REENGAGEMENT})
 
 
@@ -29,7 +33,7 @@ def card_context(card: Card) -> dict:
         "merchant_name": program.merchant.name,
         "program_name": program.name,
         "card_number": card_numbers.display(card.number),
-        "card_url": card_links.card_url(card.pk),
+        "card_url": card_links.card_url(card.link_key),
         "points_balance": card.points_balance,
         "stamp_count": card.stamp_count,
         "stamps_target": program.stamps_target,
@@ -77,6 +81,8 @@ SAMPLE_CONTEXTS = {
     POINTS_EXPIRED: {**_SHORT_SAMPLE, "points_expired": 120, "expired_on": "2026-03-01"},
     BIRTHDAY: {**_CARD_SAMPLE, **_UNSUBSCRIBE_SAMPLE},
     REENGAGEMENT: {**_CARD_SAMPLE, "days_inactive": 75, **_UNSUBSCRIBE_SAMPLE},
+    ALREADY_ENROLLED: _CARD_SAMPLE,
+    CARD_LINK: _CARD_SAMPLE,
 }
 
 

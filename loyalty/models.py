@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -105,6 +107,9 @@ class Card(SoftDeleteModel):
     )
     enrolled_store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="cards")
     number = models.CharField(max_length=12, unique=True)
+    # The secret behind the customer's card link (loyalty.card_links): random, so a link
+    # reveals nothing about the card and cannot be derived from its number or id.
+    link_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     points_balance = models.IntegerField(default=0)
     stamp_count = models.IntegerField(default=0)
     lifetime_points_earned = models.BigIntegerField(default=0)

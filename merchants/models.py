@@ -20,6 +20,25 @@ class Locale(models.TextChoices):
     LB = "lb", "Luxembourgish"
 
 
+DEFAULT_BRAND_COLOR = "#1d4ed8"
+# PNG, JPEG or WebP, told by their first bytes. No SVG: it can carry script.
+LOGO_TYPES = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
+MAX_LOGO_BYTES = 200 * 1024
+
+
+def logo_content_type(data: bytes) -> str | None:
+    """The image type of a logo file, or None when it is not a PNG, JPEG or WebP image."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, content_type in LOGO_TYPES.items():
+        if data.startswith(magic):
+            return content_type
+    return None
+
+
 class Merchant(SoftDeleteModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -27,6 +46,17 @@ class Merchant(SoftDeleteModel):
         max_length=64, default="Europe/Luxembourg", validators=[validate_timezone]
     )
     default_locale = models.CharField(max_length=2, choices=Locale.choices, default=Locale.EN)
+    brand_color = models.CharField(
+        max_length=7,
+        default=DEFAULT_BRAND_COLOR,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #1d4ed8.")],
+        help_text="The customer pages' header and buttons. Text on it is black or white, "
+        "whichever reads better.",
+    )
+    # Kept in the database, not in a media folder: every web process serves it, and backups
+    # hold it, with no shared file storage to run. Small by rule (MAX_LOGO_BYTES).
+    logo = models.BinaryField(blank=True, default=b"", editable=False)
+    logo_type = models.CharField(max_length=20, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(SoftDeleteModel.Meta):

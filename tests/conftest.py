@@ -10,6 +10,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, connections
 
+from config.env import env_bool
+from tests.browser_support import CHROMIUM, Visit
 from tests.factories import CardFactory, MerchantFactory, ProgramFactory, StoreFactory
 
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -131,8 +133,11 @@ def schedules():
 
 @pytest.fixture
 def email_templates(db):
-    """The 28 default email templates, made by their data migration (see `schedules`)."""
+    """The 36 default email templates, made by their data migrations (see `schedules`)."""
     importlib.import_module("loyalty.migrations.0015_default_email_templates").seed_templates(
+        apps, None
+    )
+    importlib.import_module("loyalty.migrations.0018_card_link_email_templates").seed_templates(
         apps, None
     )
 
@@ -146,3 +151,27 @@ def test_database_url():
         f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/"
         f"{database['NAME']}"
     )
+
+
+# The browser tests' Debian chromium, driven by Playwright (tests/browser_support.py).
+
+
+@pytest.fixture
+def browser(live_server):
+    if not CHROMIUM.exists():
+        if env_bool("CI", False):
+            pytest.fail(f"CI must run the browser tests, and {CHROMIUM} is missing")
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def visit(browser, live_server):
+    context = browser.new_context()
+    yield Visit(context.new_page(), live_server.url)
+    context.close()

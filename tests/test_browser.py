@@ -5,83 +5,16 @@ serves the static files. Without chromium these tests skip, except in CI (CI=tru
 missing browser is an error: CI must not pass on skipped browser tests.
 """
 
-from pathlib import Path
-
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from config.env import env_bool
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE_URL = "/static/vendor/axe-core/axe.min.js"
 PASSWORD = "right-horse-battery"
-
-# Collected in the page before any of its scripts run: the browser fires this event for
-# every resource or inline block the policy refuses.
-RECORD_CSP_VIOLATIONS = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
-
-
-class Visit:
-    """One browser tab, with everything it requested and every policy violation it saw."""
-
-    def __init__(self, page, origin):
-        self.page = page
-        self.origin = origin
-        self.requests = []
-        self.console_errors = []
-        page.on("request", lambda request: self.requests.append(request.url))
-        page.on(
-            "console",
-            lambda message: message.type == "error" and self.console_errors.append(message.text),
-        )
-        page.add_init_script(RECORD_CSP_VIOLATIONS)
-
-    def open(self, path):
-        response = self.page.goto(self.origin + path)
-        assert response.status == 200, path
-
-    def log_in(self, username, password):
-        self.open("/admin/login/")
-        self.page.fill("#id_username", username)
-        self.page.fill("#id_password", password)
-        self.page.click("input[type=submit]")
-        self.page.wait_for_url(self.origin + "/admin/")
-
-    def assert_no_csp_violation(self):
-        assert self.page.evaluate("window.cspViolations") == []
-        assert [text for text in self.console_errors if "Content Security Policy" in text] == []
-
-    def assert_same_origin_only(self):
-        assert self.requests
-        assert [url for url in self.requests if not url.startswith(self.origin + "/")] == []
-
-    def serious_accessibility_violations(self, skip_rules=()):
-        """axe-core's serious and critical findings: rule id and the elements at fault.
-
-        axe is added as a script served by the project (add_script_tag(url=...)): the
-        policy lets it in like any of our scripts, where an inline copy (path=...) would be
-        refused."""
-        self.page.add_script_tag(url=self.origin + AXE_URL)
-        return self.page.evaluate(
-            """async (skipRules) => {
-              const rules = Object.fromEntries(skipRules.map((id) => [id, {enabled: false}]));
-              const {violations} = await axe.run(document, {rules});
-              return violations
-                .filter((v) => v.impact === "serious" || v.impact === "critical")
-                .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-            }""",
-            list(skip_rules),
-        )
 
 
 @pytest.fixture
@@ -97,27 +30,6 @@ def schedule_path(schedules):
     browser starts)."""
     task = PeriodicTask.objects.first()
     return reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
-
-
-@pytest.fixture
-def browser(live_server):
-    if not CHROMIUM.exists():
-        if env_bool("CI", False):
-            pytest.fail(f"CI must run the browser tests, and {CHROMIUM} is missing")
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def visit(browser, live_server):
-    context = browser.new_context()
-    yield Visit(context.new_page(), live_server.url)
-    context.close()
 
 
 def test_the_api_docs_render_every_operation_under_the_policy(visit):

@@ -120,3 +120,23 @@ def test_the_api_docs_start_up_script_is_served_as_a_script(client, db):
 def test_the_docs_assets_are_served_from_our_static_files(client, db):
     for asset in collect_assets(client.get("/api/docs/")).urls[:4]:
         assert finders.find(asset.removeprefix("/static/")), asset
+
+
+@pytest.mark.parametrize("path", ["/", "/fr/card/lost/", "/enroll/alice-bakery/", "/nowhere/"])
+def test_the_customer_pages_carry_the_policy_and_load_only_our_assets(client, program, store, path):
+    program.merchant.logo, program.merchant.logo_type = b"\x89PNG\r\n\x1a\n", "image/png"
+    program.merchant.save()
+
+    response = client.get(path)
+
+    assert response.status_code in (200, 404)
+    assert_strict_policy(response)
+    assets = collect_assets(response)
+    for url in assets.urls:
+        assert url.startswith(("/", "#", "data:")) and not url.startswith("//"), url
+    for url in [url for url in assets.urls if url.startswith("/static/")]:
+        assert finders.find(url.removeprefix("/static/")), url
+    # The only inline block is the merchant's colours, with the request's nonce.
+    nonce = re.search(r"'nonce-([^']+)'", " ".join(policy(response)["style-src"]))
+    expected = [("style", nonce.group(1))] if "enroll" in path else []
+    assert assets.inline_blocks == expected

@@ -1,4 +1,4 @@
-"""Email templates: which one an email uses, the 28 seeded defaults, and templates refused
+"""Email templates: which one an email uses, the 36 seeded defaults, and templates refused
 when they would not render."""
 
 import importlib
@@ -78,7 +78,7 @@ def test_an_override_of_another_merchants_store_is_never_used(merchant, store):
     )
 
 
-def test_28_defaults_are_seeded_one_per_code_and_locale():
+def test_36_defaults_are_seeded_one_per_code_and_locale():
     seeded = EmailTemplate.objects.filter(merchant__isnull=True, store__isnull=True)
 
     assert sorted(seeded.values_list("code", "locale")) == sorted(
@@ -123,7 +123,7 @@ def test_re_running_the_seed_keeps_an_operators_edit():
 
     edited.refresh_from_db()
     assert edited.subject == "Bon anniversaire, {{ first_name }} !"
-    assert EmailTemplate.objects.count() == 28
+    assert EmailTemplate.objects.count() == 36
 
 
 @pytest.mark.parametrize(

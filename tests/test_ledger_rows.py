@@ -20,6 +20,7 @@ from loyalty.services.ledger import (
 )
 from messaging.models import OutgoingEmail
 from tests.factories import CardFactory, ProgramFactory, RewardFactory, StaffPinFactory, UserFactory
+from tests.links import token_of
 
 ROW_FIELDS = [field.attname for field in Transaction._meta.concrete_fields if field.name != "id"]
 CARD_COUNTERS = [
@@ -388,7 +389,6 @@ def test_the_enrolment_and_welcome_emails_carry_the_cards_figures(program, store
         "merchant_name": program.merchant.name,
         "program_name": program.name,
         "card_number": card_numbers.display(card.number),
-        "card_url": card_links.card_url(card.pk),
         "points_balance": 50,
         "stamp_count": 0,
         "stamps_target": program.stamps_target,
@@ -402,6 +402,9 @@ def test_the_enrolment_and_welcome_emails_carry_the_cards_figures(program, store
             program.merchant_id,
             card.customer_id,
         )
+    for email in sent.values():
+        # Each link is signed when its email is queued: it leads to the card.
+        assert card_links.card_from_token(token_of(email.context.pop("card_url"))) == card
     assert sent[emails.ENROLLMENT].context == card_figures
     assert sent[emails.WELCOME_BONUS].context == {**card_figures, "welcome_bonus_points": 50}
 

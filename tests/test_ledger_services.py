@@ -20,6 +20,7 @@ from tests.factories import (
     TransactionFactory,
     UserFactory,
 )
+from tests.links import token_of
 
 
 def assert_ledger_matches(card: Card) -> None:
@@ -73,7 +74,7 @@ def test_it_enrols_a_new_customer_with_the_welcome_bonus(program, store):
         store.pk,
     )
     assert bonus.is_marketing is False
-    assert enrollment.context["card_url"] == card_links.card_url(card.pk)
+    assert card_links.card_from_token(token_of(enrollment.context["card_url"])) == card
     assert_ledger_matches(card)
 
 

@@ -159,5 +159,12 @@ def test_load_demo_is_idempotent_and_shows_two_tenants(capsys, settings):
     # One usable key per demo merchant: the previous run's keys are revoked.
     assert TerminalKey.objects.filter(revoked=False).count() == 2
     assert "password 'admin'" in first
+    # Branded customer pages, and their addresses printed by `dev.py run`.
+    assert dict(Merchant.objects.values_list("slug", "brand_color")) == {
+        "demo-bakery": "#9a3412",
+        "demo-books": "#0f766e",
+    }
+    assert "http://127.0.0.1:8000/enroll/demo-bakery/" in first
+    assert "http://127.0.0.1:8000/enroll/demo-books/" in first
     for card in Card.objects.all():
         assert card.points_balance == sum(card.transactions.values_list("points_delta", flat=True))

@@ -356,6 +356,7 @@ _CHUNK_FIELDS = (
     "points_balance",
     "last_activity_at",
     "number",
+    "link_key",
     "enrolled_store_id",
     "customer_id",
     "customer__email",
@@ -365,6 +366,7 @@ _RETURNED_FIELDS = (
     "pk",
     "points_balance",
     "number",
+    "link_key",
     "enrolled_store_id",
     "customer_id",
     "customer__email",
@@ -382,14 +384,14 @@ expired AS (
         lifetime_points_expired = card.lifetime_points_expired + chunk.points
     FROM chunk
     WHERE card.id = chunk.id
-    RETURNING card.id, chunk.points, card.stamp_count, card.number, card.enrolled_store_id,
-        card.customer_id
+    RETURNING card.id, chunk.points, card.stamp_count, card.number, card.link_key,
+        card.enrolled_store_id, card.customer_id
 ),
 ledger AS (
     INSERT INTO loyalty_transaction ({columns})
     SELECT id, %s, NULL, %s, -points, 0, 0, stamp_count, '', %s, '', %s FROM expired
 )
-SELECT expired.id, expired.points, expired.number, expired.enrolled_store_id,
+SELECT expired.id, expired.points, expired.number, expired.link_key, expired.enrolled_store_id,
     expired.customer_id, customer.email, customer.first_name
 FROM expired LEFT JOIN customers_customer AS customer ON customer.id = expired.customer_id
 ORDER BY expired.id
@@ -412,7 +414,7 @@ def _email(program: Program, row: dict, template: str, **context) -> EmailReques
             "merchant_name": program.merchant.name,
             "program_name": program.name,
             "card_number": card_numbers.display(row["number"]),
-            "card_url": card_links.card_url(row["pk"]),
+            "card_url": card_links.card_url(row["link_key"]),
             **context,
         },
     )

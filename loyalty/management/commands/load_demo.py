@@ -31,6 +31,12 @@ Demo data ready.
         for slug, key in demo.terminal_keys.items():
             self.stdout.write(f"    {slug:<12} {key}")
             self.stdout.write(f"    {'':<12} cards: {', '.join(demo.cards[slug])}")
+        self.stdout.write("\n  Customer pages (enrol, then follow the link to the card):")
+        for slug, path in demo.enrollment_paths.items():
+            self.stdout.write(f"    {slug:<12} http://127.0.0.1:8000{path}")
+            self.stdout.write(
+                f"    {'':<12} a demo card: http://127.0.0.1:8000{demo.card_paths[slug]}"
+            )
         self.stdout.write(
             f"""
   Try the terminal API:
