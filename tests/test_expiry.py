@@ -2,8 +2,11 @@ import datetime
 
 import pytest
 import time_machine
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 
+from loyalty import card_links, card_numbers
 from loyalty.models import Card, Transaction, TransactionType
 from loyalty.services import expiry
 from loyalty.services.expiry import expire_points, preview_expiry
@@ -243,3 +246,77 @@ def test_the_preview_counts_what_would_expire_and_changes_nothing(card, program,
     assert card.points_balance == 120
     assert not expired_rows(card).exists()
     assert not OutgoingEmail.objects.filter(template__startswith="points_").exists()
+
+
+def test_the_emails_name_the_card_its_programme_and_its_store(card):
+    earn(card, 120, EARNED_AT)
+    expire(EXPIRES_AT - 7 * DAY)
+    expire(EXPIRES_AT)
+
+    for template in (expiry.EXPIRING_TEMPLATE, expiry.EXPIRED_TEMPLATE):
+        email = OutgoingEmail.objects.get(template=template)
+        assert (email.merchant_id, email.store_id) == (
+            card.program.merchant_id,
+            card.enrolled_store_id,
+        )
+        context = email.context
+        assert (context["first_name"], context["merchant_name"], context["program_name"]) == (
+            card.customer.first_name,
+            card.program.merchant.name,
+            card.program.name,
+        )
+        assert context["card_number"] == card_numbers.display(card.number)
+        token = context["card_url"].removeprefix(settings.SITE_URL + "/card/").removesuffix("/")
+        assert card_links.card_from_token(token) == card
+
+
+def test_dates_in_the_emails_are_the_merchants_local_dates(store):
+    merchant = MerchantFactory(timezone="Pacific/Auckland")
+    program = ProgramFactory(merchant=merchant, points_expiration_days=30)
+    card = CardFactory(program=program)
+    # 20:00 UTC on 9 February is 09:00 on the 10th in Auckland.
+    moment = datetime.datetime(2026, 2, 9, 20, 0, tzinfo=datetime.UTC)
+    earn(card, 50, moment - 30 * DAY)
+    expire(moment - 7 * DAY)
+    expire(moment)
+
+    warning = OutgoingEmail.objects.get(template=expiry.EXPIRING_TEMPLATE)
+    assert warning.context["expires_on"] == "2026-02-10"
+    expired = OutgoingEmail.objects.get(template=expiry.EXPIRED_TEMPLATE)
+    assert expired.context["expired_on"] == "2026-02-10"
+
+
+def test_warnings_are_counted_over_every_chunk_and_programme(program, monkeypatch):
+    monkeypatch.setattr(expiry, "CHUNK_SIZE", 1)
+    other = ProgramFactory(points_expiration_days=30, expiration_warning_days=7)
+    cards = [CardFactory(program=program), CardFactory(program=program), CardFactory(program=other)]
+    for card in cards:
+        earn(card, 10, EARNED_AT)
+
+    assert expire(EXPIRES_AT - 7 * DAY).warnings == 3
+    assert OutgoingEmail.objects.filter(template=expiry.EXPIRING_TEMPLATE).count() == 3
+
+
+def test_a_single_point_expires(card):
+    earn(card, 1, EARNED_AT)
+
+    assert expire(EXPIRES_AT).as_dict() == {"programs": 1, "cards": 1, "points": 1, "warnings": 0}
+    assert expired_rows(card).get().points_delta == -1
+
+
+def test_the_card_with_the_first_id_is_warned_and_expired(program):
+    card = CardFactory(pk=1, program=program)
+    earn(card, 40, EARNED_AT)
+
+    assert expire(EXPIRES_AT - 7 * DAY).warnings == 1
+    assert expire(EXPIRES_AT).cards == 1
+    assert expired_rows(card).count() == 1
+
+
+def test_expiry_refuses_to_run_inside_a_transaction(card):
+    """Each chunk commits on its own, with its emails queued after it: an outer transaction
+    would hold every card's lock to the end and lose the emails' order on a rollback."""
+    earn(card, 10, EARNED_AT)
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="durable"):
+        expire(EXPIRES_AT)

@@ -4,10 +4,12 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 
 from loyalty import emails
-from loyalty.models import TaskRun
+from loyalty.models import Card, TaskRun
+from loyalty.services import marketing_emails
 from loyalty.services.ledger import earn_points
 from loyalty.tasks import send_birthday_emails, send_reengagement_emails
 from messaging.models import OutgoingEmail
@@ -156,3 +158,110 @@ def test_a_card_gets_at_most_one_reengagement_email_a_quarter(merchant):
     assert run_reengagement_at(NOW + datetime.timedelta(days=7)) == []
     assert run_reengagement_at(NOW + datetime.timedelta(days=84)) == []
     assert run_reengagement_at(NOW + datetime.timedelta(days=91)) == [card.customer_id]
+
+
+def test_birthday_counts_add_up_over_time_zones(zones):
+    born = datetime.date(1990, 6, 10)
+    birthday_card(zones["lux"], born)
+    birthday_card(zones["lux"], born)
+    birthday_card(zones["auckland"], born)
+
+    # 10:00 in Luxembourg, 20:00 in Auckland: both past 08:00 on 10 June.
+    now = datetime.datetime(2026, 6, 10, 8, 0, tzinfo=datetime.UTC)
+    assert marketing_emails.send_birthday_emails(now=now) == {"emails": 3}
+
+
+def test_a_birthday_is_the_month_and_the_day(zones):
+    birthday_card(zones["lux"], datetime.date(1990, 6, 10), email="june@example.com")
+    birthday_card(zones["lux"], datetime.date(1990, 7, 10), email="july@example.com")
+    birthday_card(zones["lux"], datetime.date(1990, 6, 11), email="next-day@example.com")
+
+    assert run_birthdays_at("2026-06-10T09:00:00+00:00") == ["june@example.com"]
+
+
+def test_on_28_february_of_a_common_year_only_the_28th_and_29th_are_wished(zones):
+    for born, email in [
+        (datetime.date(1990, 2, 28), "feb28@example.com"),
+        (datetime.date(1992, 2, 29), "feb29@example.com"),
+        (datetime.date(1990, 1, 29), "jan29@example.com"),
+        (datetime.date(1990, 2, 10), "feb10@example.com"),
+    ]:
+        birthday_card(zones["lux"], born, email=email)
+
+    assert run_birthdays_at("2027-02-28T09:00:00+00:00") == [
+        "feb28@example.com",
+        "feb29@example.com",
+    ]
+
+
+def trashed(instance):
+    type(instance).all_objects.filter(pk=instance.pk).update(deleted_at=timezone.now())
+    return instance
+
+
+@pytest.mark.parametrize("excluded", ["inactive card", "trashed card", "trashed programme"])
+def test_marketing_emails_skip_inactive_and_trashed_cards_and_programmes(zones, excluded):
+    born = datetime.date(1990, 6, 10)
+    kept = birthday_card(zones["lux"], born, email="kept@example.com")
+    other = MerchantFactory(timezone="Europe/Luxembourg")
+    program = ProgramFactory(merchant=other, reengagement_after_days=30)
+    customer = CustomerFactory(merchant=other, birth_date=born, marketing_consent=True)
+    card = CardFactory(program=program, customer=customer)
+    with time_machine.travel(NOW - datetime.timedelta(days=40), tick=False):
+        earn_points(card=card, store=None, points=5)
+    if excluded == "inactive card":
+        Card.objects.filter(pk=card.pk).update(is_active=False)
+    elif excluded == "trashed card":
+        trashed(card)
+    else:
+        trashed(program)
+
+    assert run_birthdays_at("2026-06-10T09:00:00+00:00") == [kept.customer.email]
+    assert card.customer_id not in run_reengagement_at(NOW)
+
+
+def test_a_trashed_merchant_gets_no_marketing_emails(zones):
+    born = datetime.date(1990, 6, 10)
+    birthday_card(zones["lux"], born, email="kept@example.com")
+    gone = trashed(MerchantFactory(timezone="Europe/Luxembourg"))
+    gone_card = birthday_card(gone, born, email="gone@example.com")
+    quiet = card_last_active(gone_card.program, 90)
+
+    assert run_birthdays_at("2026-06-10T09:00:00+00:00") == ["kept@example.com"]
+    assert run_reengagement_at(NOW) == []
+    quiet.refresh_from_db()
+    assert quiet.last_reengagement_at is None
+
+
+def test_reengagement_counts_add_up_over_programmes_and_chunks(merchant, monkeypatch):
+    monkeypatch.setattr(marketing_emails, "CHUNK_SIZE", 2)
+    first, second = ProgramFactory(merchant=merchant), ProgramFactory()
+    for program, cards in [(first, 3), (second, 1)]:
+        for _ in range(cards):
+            card_last_active(program, 61)
+
+    with time_machine.travel(NOW, tick=False):
+        assert marketing_emails.send_reengagement_emails(now=NOW) == {"emails": 4}
+        assert marketing_emails.send_reengagement_emails(now=NOW) == {"emails": 0}
+
+
+def test_the_card_with_the_first_id_gets_its_reengagement_email(merchant):
+    program = ProgramFactory(merchant=merchant)
+    card = CardFactory(pk=1, program=program, customer__marketing_consent=True)
+    with time_machine.travel(NOW - datetime.timedelta(days=61), tick=False):
+        earn_points(card=card, store=None, points=30)
+
+    assert run_reengagement_at(NOW) == [card.customer_id]
+
+
+@pytest.mark.parametrize("job", ["birthdays", "reengagement"])
+def test_the_jobs_refuse_to_run_inside_a_transaction(merchant, job):
+    """Each chunk commits on its own (what it emailed is marked with its emails): an outer
+    transaction would hold every lock until the end and lose the marks on a rollback."""
+    run = {
+        "birthdays": marketing_emails.send_birthday_emails,
+        "reengagement": marketing_emails.send_reengagement_emails,
+    }[job]
+    card_last_active(birthday_card(merchant, datetime.date(1990, 6, 10)).program, 61)
+    with transaction.atomic(), pytest.raises(RuntimeError, match="durable"):
+        run(now=NOW + datetime.timedelta(hours=4))
