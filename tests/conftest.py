@@ -127,6 +127,7 @@ def schedules():
         "loyalty.migrations.0013_purge_idempotency_records_schedule"
     ).create_schedules(apps, None)
     importlib.import_module("loyalty.migrations.0016_email_schedules").update_schedules(apps, None)
+    importlib.import_module("loyalty.migrations.0018_wallet_sync_schedule").switch_on(apps, None)
 
 
 @pytest.fixture

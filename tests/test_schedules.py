@@ -38,7 +38,7 @@ def test_the_migration_creates_the_schedules_of_the_design(worker_tasks):
 
     assert rows == {
         "loyalty.expire_points": (True, "0 2 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
-        "loyalty.sync_wallet_passes": (False, "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.sync_wallet_passes": (True, "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.send_birthday_emails": (True, "0 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.send_reengagement_emails": (True, "0 10 * * 1 (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.purge_idempotency_records": (True, "30 3 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
@@ -103,11 +103,19 @@ def test_daily_expiry_runs_at_2_am_local_time_on_an_ordinary_day():
     assert [run.strftime("%H:%M %z") for run in runs] == ["02:00 +0200"]
 
 
-def test_a_job_not_built_yet_does_nothing_but_record_its_run(worker_tasks):
+def test_the_wallet_sync_with_the_wallet_off_pushes_nothing_but_records_its_run(
+    worker_tasks, settings
+):
+    settings.GOOGLE_WALLET_ISSUER_ID = ""
+
     worker_tasks["loyalty.sync_wallet_passes"].delay()
 
     assert list(TaskRun.objects.values_list("task", "status", "counts")) == [
-        ("loyalty.sync_wallet_passes", TaskRun.Status.SUCCEEDED, {})
+        (
+            "loyalty.sync_wallet_passes",
+            TaskRun.Status.SUCCEEDED,
+            {"pushed": 0, "failed": 0, "failed_card_ids": []},
+        )
     ]
 
 
