@@ -1,6 +1,7 @@
 import fcntl
 import importlib
 import itertools
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -147,3 +148,24 @@ def test_database_url():
         f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/"
         f"{database['NAME']}"
     )
+
+
+WALLET_ISSUER_ID = "3388000000012345678"
+
+
+@pytest.fixture
+def google_wallet(settings, tmp_path):
+    """Google Wallet on, against a fake Google (token endpoint and Wallet API) over HTTP on
+    127.0.0.1, with a service-account key file made for the test (mode 600)."""
+    from tests.fake_google_wallet import FakeGoogleWallet
+
+    google = FakeGoogleWallet().start()
+    google.key_info = google.service_account_info()
+    key_file = tmp_path / "wallet-service-account.json"
+    key_file.write_text(json.dumps(google.key_info))
+    key_file.chmod(0o600)
+    settings.GOOGLE_WALLET_ISSUER_ID = WALLET_ISSUER_ID
+    settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = str(key_file)
+    settings.GOOGLE_WALLET_API_URL = google.api_url
+    yield google
+    google.stop()
