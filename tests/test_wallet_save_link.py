@@ -2,6 +2,7 @@
 key, the card's wallet address that makes the pass and redirects to Google, and the button
 that the customer pages include."""
 
+import base64
 import json
 import time
 
@@ -35,12 +36,14 @@ def verified(token: str, public_pem: bytes) -> tuple[dict, dict]:
     (google.auth.jwt.decode would also demand an `exp`, which save links do not carry.)"""
     signed, _, signature = token.rpartition(".")
     verifier = crypt.RSAVerifier.from_string(public_pem)
-    if not verifier.verify(signed.encode(), _helpers.padded_urlsafe_b64decode(signature)):
+    if not verifier.verify(signed.encode(), b64decode(signature)):
         raise ValueError("Could not verify token signature.")
-    header, claims = (
-        json.loads(_helpers.padded_urlsafe_b64decode(part)) for part in signed.split(".")
-    )
+    header, claims = (json.loads(b64decode(part)) for part in signed.split("."))
     return header, claims
+
+
+def b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def wallet_path(card: Card) -> str:
