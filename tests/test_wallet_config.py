@@ -269,3 +269,13 @@ def test_the_admin_lists_failing_passes_and_pushes_them_again(
     assert WalletPass.objects.get(pk=card.pk).failed_runs == 0
     assert Card.all_objects.get(pk=card.pk).wallet_pass_state == "synced"
     assert not TaskRun.objects.exists()
+
+
+def test_the_status_api_is_in_the_schema_under_the_admin_tag(client, db):
+    schema = client.get("/api/schema/?format=json").json()
+
+    operation = schema["paths"]["/api/v1/admin/wallet-status/"]["get"]
+
+    assert operation["tags"] == ["Loyalty - Admin"]
+    assert operation["responses"].keys() == {"200", "403"}
+    assert operation["security"] == [{"cookieAuth": []}]
