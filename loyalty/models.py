@@ -407,6 +407,7 @@ class WalletPass(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
+        verbose_name_plural = "wallet passes"
         indexes = [
             models.Index(
                 fields=["failed_runs"], condition=Q(failed_runs__gt=0), name="wallet_pass_failing"
