@@ -268,7 +268,30 @@ def test_the_admin_lists_failing_passes_and_pushes_them_again(
     assert "Pushed 1 pass(es)." in response.content.decode()
     assert WalletPass.objects.get(pk=card.pk).failed_runs == 0
     assert Card.all_objects.get(pk=card.pk).wallet_pass_state == "synced"
-    assert not TaskRun.objects.exists()
+    run = TaskRun.objects.get()
+    assert (run.task, run.scope, run.status) == (
+        "loyalty.sync_wallet_passes",
+        f"admin, cards {card.pk}",
+        TaskRun.Status.SUCCEEDED,
+    )
+    assert run.counts == {"pushed": 1, "failed": 0, "failed_card_ids": []}
+
+
+def test_the_admin_says_so_when_a_push_finds_the_wallet_broken(
+    operator_client, google_wallet, card, key_file, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_pass(card=card)
+    key_file.write_text("[]")
+
+    response = operator_client.post(
+        WALLET_PASSES, {"action": "push_again", "_selected_action": [card.pk]}, follow=True
+    )
+
+    assert "Google Wallet is not configured: GOOGLE_WALLET_SERVICE_ACCOUNT_FILE" in (
+        response.content.decode()
+    )
+    assert TaskRun.objects.get().status == TaskRun.Status.FAILED
 
 
 def test_the_status_api_is_in_the_schema_under_the_admin_tag(client, db):

@@ -143,3 +143,18 @@ def test_the_button_renders_nothing_when_the_wallet_is_off_or_the_card_is_not_li
     off = render_to_string("loyalty/wallet_button.html", {"card": card})
 
     assert (inactive.strip(), off.strip()) == ("", "")
+
+
+def test_the_key_is_loaded_once_per_process(google_wallet, card, settings):
+    """A rotated key file takes effect on restart (README, "Rotate the key"): until then the
+    process keeps signing with the key it loaded."""
+    card = Card.objects.select_related("program__merchant", "customer").get(pk=card.pk)
+    first_key = public_key(google_wallet)
+    save_links.save_url(card)
+    rotated = google_wallet.service_account_info()
+    with open(settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE, "w") as key_file:
+        json.dump(rotated, key_file)
+
+    header, _ = verified(save_links.save_url(card).removeprefix(SAVE_PREFIX), first_key)
+
+    assert header["kid"] == google_wallet.key_info["private_key_id"] != rotated["private_key_id"]

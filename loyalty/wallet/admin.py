@@ -5,6 +5,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
 
 from loyalty.models import WalletPass
+from loyalty.services.task_runs import run_recorded
+from loyalty.tasks import SYNC_WALLET_PASSES
 from loyalty.wallet.services import FAILING_AFTER_RUNS, sync_stale_passes
 from loyalty.wallet.status import wallet_status
 
@@ -67,18 +69,23 @@ class WalletPassAdmin(admin.ModelAdmin):
 
     @admin.action(description="Push the selected passes again now")
     def push_again(self, request, queryset):
+        card_ids = sorted(queryset.values_list("card_id", flat=True))
         try:
-            counts = sync_stale_passes(
-                force=True, card_ids=list(queryset.values_list("card_id", flat=True))
+            # Recorded as a sync run, as `manage.py sync_wallet` is.
+            counts = run_recorded(
+                task=SYNC_WALLET_PASSES,
+                scope=f"admin, cards {','.join(map(str, card_ids))}"[:255],
+                work=lambda: sync_stale_passes(force=True, card_ids=card_ids).as_dict(),
             )
         except ImproperlyConfigured as exc:
             self.message_user(request, f"Google Wallet is not configured: {exc}", messages.ERROR)
             return
-        if counts.failed:
+        if counts["failed"]:
             self.message_user(
                 request,
-                f"Pushed {counts.pushed} pass(es); {counts.failed} failed: see their last error.",
+                f"Pushed {counts['pushed']} pass(es); {counts['failed']} failed: see their "
+                "last error.",
                 messages.WARNING,
             )
         else:
-            self.message_user(request, f"Pushed {counts.pushed} pass(es).")
+            self.message_user(request, f"Pushed {counts['pushed']} pass(es).")
