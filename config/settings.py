@@ -334,9 +334,13 @@ ANYMAIL = {
     if value
 }
 
-# Google Wallet: off unless an issuer and credentials are configured.
+# Google Wallet: off unless an issuer is set; then the service account's JSON key file must
+# be valid (system check loyalty.E002-E006; README, "Google Wallet").
 GOOGLE_WALLET_ISSUER_ID = env("GOOGLE_WALLET_ISSUER_ID", "")
-GOOGLE_WALLET_CREDENTIALS_FILE = env("GOOGLE_WALLET_CREDENTIALS_FILE", "")
+GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = env("GOOGLE_WALLET_SERVICE_ACCOUNT_FILE", "")
+GOOGLE_WALLET_API_URL = env(
+    "GOOGLE_WALLET_API_URL", "https://walletobjects.googleapis.com/walletobjects/v1"
+)
 
 LOGGING = {
     "version": 1,

@@ -3,10 +3,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from loyalty.wallet import views as wallet_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/terminal/", include("loyalty.api.urls")),
+    path(
+        "api/v1/admin/wallet-status/",
+        wallet_views.WalletStatusView.as_view(),
+        name="admin-wallet-status",
+    ),
+    path("card/<str:token>/wallet/", wallet_views.add_to_wallet, name="card-wallet"),
     # ESP delivery webhooks: /anymail/<esp>/tracking/, behind ANYMAIL_WEBHOOK_SECRET.
     path("anymail/", include("anymail.urls")),
     path("email/", include("messaging.urls")),

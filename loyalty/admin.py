@@ -6,6 +6,7 @@ from rest_framework_api_key.models import APIKey
 
 from loyalty.models import Card, Program, Reward, StaffPin, TaskRun, TerminalKey, Transaction
 from loyalty.services import staff_pins
+from loyalty.wallet import admin as wallet_admin  # noqa: F401  (registers the wallet's admin)
 from merchants.softdelete_admin import SoftDeleteAdmin
 
 # Terminals authenticate with TerminalKey, tied to a store; the library's store-less key
@@ -99,6 +100,7 @@ class CardAdmin(SoftDeleteAdmin):
         "last_activity_at",
         "last_expiration_warning_at",
         "last_reengagement_at",
+        "wallet_pass_state",
         "created_at",
     ]
     inlines = [TransactionInline]

@@ -1,7 +1,9 @@
-"""System checks of the loyalty app's own settings."""
+"""System checks of the loyalty app's own settings: the PIN secret, Google Wallet."""
 
 from django.conf import settings
 from django.core.checks import Error, register
+
+from loyalty.wallet import config as wallet_config
 
 PIN_SECRET_MIN_LENGTH = 32
 GENERATE_HINT = "Generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -26,3 +28,13 @@ def check_pin_secret(app_configs, **kwargs):
                 )
             )
     return errors
+
+
+@register()
+def check_google_wallet(app_configs, **kwargs):
+    """With an issuer id set, the service account key must be usable: one error per problem
+    (loyalty.E002-E006). Without one, the wallet is off and nothing is checked."""
+    return [
+        Error(problem.message, hint=problem.hint or None, id=problem.id)
+        for problem in wallet_config.read_configuration().problems
+    ]

@@ -144,3 +144,9 @@ __all__ = [
     "StampsNotEnabled",
     "TerminalSuspended",
 ]
+
+
+class WalletDisabled(DomainError):
+    code = "wallet_disabled"
+    status = 404
+    default_detail = "Google Wallet is not available."

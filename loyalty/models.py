@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -46,6 +47,17 @@ class Program(SoftDeleteModel):
         max_length=100, blank=True, help_text="Slug of a flat page holding the terms."
     )
     terms_text = models.TextField(blank=True, help_text="Used when there is no terms page.")
+    wallet_logo_url = models.URLField(
+        blank=True,
+        help_text="Public https address of the logo on the Google Wallet pass (square, at "
+        "least 660 px); empty: the platform's logo.",
+    )
+    wallet_background_color = models.CharField(
+        max_length=7,
+        default="#1f4e5f",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #1f4e5f.")],
+        help_text="Background colour of the Google Wallet pass.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(SoftDeleteModel.Meta):
@@ -101,6 +113,11 @@ class Reward(models.Model):
 
 
 class Card(SoftDeleteModel):
+    class WalletPassState(models.TextChoices):
+        NONE = "", "No pass"
+        SYNCED = "synced", "Up to date"
+        STALE = "stale", "Waiting for an update"
+
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="cards")
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="cards"
@@ -120,6 +137,11 @@ class Card(SoftDeleteModel):
     last_expiration_warning_at = models.DateTimeField(null=True, blank=True)
     last_reengagement_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # On the card row so that the ledger marks the pass stale in the UPDATE it makes anyway;
+    # the pass's own record is a WalletPass.
+    wallet_pass_state = models.CharField(
+        max_length=6, choices=WalletPassState.choices, default="", blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(SoftDeleteModel.Meta):
@@ -141,6 +163,13 @@ class Card(SoftDeleteModel):
             models.Index(fields=["program", "last_activity_at"], name="card_program_activity"),
             # Expiry walks a programme's cards by primary key, chunk after chunk.
             models.Index(fields=["program", "id"], name="card_program_id"),
+            # The wallet sync walks the stale passes. Partial, so that a change of a card
+            # without a pass still updates its row in place (no index entry changes).
+            models.Index(
+                fields=["id"],
+                condition=Q(wallet_pass_state="stale"),
+                name="card_wallet_pass_stale",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -360,3 +389,50 @@ class TaskRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class WalletPass(models.Model):
+    """A card's Google Wallet pass (a loyaltyObject), made when the customer first asks for
+    the save link. Whether it shows the card's latest balance is the card's
+    `wallet_pass_state`."""
+
+    card = models.OneToOneField(
+        Card, on_delete=models.PROTECT, primary_key=True, related_name="wallet_pass"
+    )
+    requested_at = models.DateTimeField(help_text="When the customer first asked for it.")
+    inserted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the object was found or made at Google."
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    failed_runs = models.PositiveIntegerField(
+        default=0, help_text="Sync runs in a row in which pushing this pass failed."
+    )
+    last_error = models.TextField(blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name_plural = "wallet passes"
+        indexes = [
+            models.Index(
+                fields=["failed_runs"], condition=Q(failed_runs__gt=0), name="wallet_pass_failing"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Wallet pass of {self.card_id}"
+
+
+class WalletClass(models.Model):
+    """What was last pushed of a programme's loyaltyClass, so that it is pushed again only
+    when the programme's name, logo or colour changed."""
+
+    program = models.OneToOneField(
+        Program, on_delete=models.CASCADE, primary_key=True, related_name="wallet_class"
+    )
+    class_id = models.CharField(max_length=255)
+    payload_digest = models.CharField(max_length=64)
+    synced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.class_id

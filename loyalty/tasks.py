@@ -14,6 +14,7 @@ from loyalty.services import marketing_emails
 from loyalty.services.expiry import expire_points as expire_points_service
 from loyalty.services.idempotency import purge_idempotency_records as purge_idempotency_service
 from loyalty.services.task_runs import run_recorded
+from loyalty.wallet import services as wallet_services
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ EXPIRE_POINTS = "loyalty.expire_points"
 PURGE_IDEMPOTENCY_RECORDS = "loyalty.purge_idempotency_records"
 SEND_BIRTHDAY_EMAILS = "loyalty.send_birthday_emails"
 SEND_REENGAGEMENT_EMAILS = "loyalty.send_reengagement_emails"
+SYNC_WALLET_PASSES = "loyalty.sync_wallet_passes"
+PUSH_WALLET_PASS = "loyalty.push_wallet_pass"
 
 
 @shared_task(
@@ -63,12 +66,21 @@ def send_reengagement_emails() -> dict[str, int]:
     )
 
 
-# Wallet sync arrives with its own issue. Its schedule row exists but is created disabled;
-# the name is registered so that enabling the row early does nothing harmful.
+@shared_task(
+    name=SYNC_WALLET_PASSES,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Below the 15 minutes between runs: a run never overlaps the next.
+    soft_time_limit=12 * 60,
+    time_limit=13 * 60,
+)
+def sync_wallet_passes() -> dict:
+    return run_recorded(
+        task=SYNC_WALLET_PASSES, work=lambda: wallet_services.sync_stale_passes().as_dict()
+    )
 
 
-@shared_task(name="loyalty.sync_wallet_passes", acks_late=True, reject_on_worker_lost=True)
-def sync_wallet_passes() -> None:
-    """Not built yet: Google Wallet sync arrives with its own issue. Does nothing."""
-    logger.warning("loyalty.sync_wallet_passes is not built yet; nothing was done")
-    run_recorded(task="loyalty.sync_wallet_passes", work=lambda: {})
+@shared_task(name=PUSH_WALLET_PASS, soft_time_limit=2 * 60, time_limit=3 * 60)
+def push_wallet_pass(card_id: int) -> bool:
+    """Queued after each commit that changes a card with a pass."""
+    return wallet_services.push_pass(card_id=card_id)

@@ -1,6 +1,7 @@
 import fcntl
 import importlib
 import itertools
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -129,6 +130,7 @@ def schedules():
         "loyalty.migrations.0013_purge_idempotency_records_schedule"
     ).create_schedules(apps, None)
     importlib.import_module("loyalty.migrations.0016_email_schedules").update_schedules(apps, None)
+    importlib.import_module("loyalty.migrations.0018_wallet_sync_schedule").switch_on(apps, None)
 
 
 @pytest.fixture
@@ -175,3 +177,24 @@ def visit(browser, live_server):
     context = browser.new_context()
     yield Visit(context.new_page(), live_server.url)
     context.close()
+
+
+WALLET_ISSUER_ID = "3388000000012345678"
+
+
+@pytest.fixture
+def google_wallet(settings, tmp_path):
+    """Google Wallet on, against a fake Google (token endpoint and Wallet API) over HTTP on
+    127.0.0.1, with a service-account key file made for the test (mode 600)."""
+    from tests.fake_google_wallet import FakeGoogleWallet
+
+    google = FakeGoogleWallet().start()
+    google.key_info = google.service_account_info()
+    key_file = tmp_path / "wallet-service-account.json"
+    key_file.write_text(json.dumps(google.key_info))
+    key_file.chmod(0o600)
+    settings.GOOGLE_WALLET_ISSUER_ID = WALLET_ISSUER_ID
+    settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = str(key_file)
+    settings.GOOGLE_WALLET_API_URL = google.api_url
+    yield google
+    google.stop()

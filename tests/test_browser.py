@@ -95,3 +95,36 @@ def test_every_admin_list_and_the_schedule_form_work_under_the_policy(
     visit.assert_no_csp_violation()
     assert visit.page.locator(".field-crontab_translation").is_hidden()
     visit.assert_same_origin_only()
+
+
+@pytest.fixture
+def failing_wallet_pass(google_wallet, card):
+    """A card whose wallet pass failed in three sync runs in a row (made before the browser
+    starts, like the operator)."""
+    from loyalty.models import Card, WalletPass
+    from loyalty.wallet import services
+
+    services.request_pass(card=card)
+    Card.all_objects.filter(pk=card.pk).update(wallet_pass_state="stale")
+    WalletPass.objects.filter(pk=card.pk).update(
+        failed_runs=3, last_error="PATCH answered 400: Invalid barcode"
+    )
+    return card
+
+
+def test_the_wallet_passes_admin_shows_the_wallet_line_accessibly(
+    operator, failing_wallet_pass, visit
+):
+    visit.log_in("ops", PASSWORD)
+    visit.open(reverse("admin:loyalty_walletpass_changelist") + "?failing=failing")
+
+    status = visit.page.locator("#wallet-status")
+    assert status.locator("h2").inner_text() == "Google Wallet"
+    assert "Configured: issuer" in status.inner_text()
+    assert "1 failing in 3 or more sync runs in a row" in status.inner_text()
+    assert "Invalid barcode" in visit.page.locator("#result_list").inner_text()
+    # One rule skipped: its finding is Django admin's own breadcrumbs (links told apart from
+    # the text around them by colour alone), on every admin list; the wallet line is ours.
+    assert visit.serious_accessibility_violations(skip_rules=["link-in-text-block"]) == []
+    visit.assert_no_csp_violation()
+    visit.assert_same_origin_only()

@@ -364,13 +364,17 @@ def test_the_success_page_shows_only_the_card_of_its_own_merchant(client, progra
     assert client.get("/enroll/bob-books/welcome/").status_code == 302
 
 
-def test_the_wallet_button_shows_only_when_the_wallet_is_configured():
-    from django.template.loader import render_to_string
+@pytest.mark.parametrize("wallet_on", [False, True], ids=["wallet off", "wallet on"])
+def test_the_wallet_button_shows_only_when_the_wallet_is_configured(
+    client, program, request, wallet_on
+):
+    if wallet_on:
+        request.getfixturevalue("google_wallet")
 
-    context = {"wallet_save_url": "https://pay.google.com/gp/v/save/token"}
-    off = render_to_string("pages/enrolled.html", {**context, "wallet_configured": False})
-    on = render_to_string("pages/_wallet_button.html", {**context, "wallet_configured": True})
+    success = client.post(URL, form(), follow=True).content.decode()
+    card_path = re.search(r'href="(/card/[^"/]+/)"', success).group(1)
+    card_page = client.get(card_path).content.decode()
 
-    assert "Add to Google Wallet" not in off
-    assert 'href="https://pay.google.com/gp/v/save/token"' in on
-    assert "Add to Google Wallet" in on
+    for page in (success, card_page):
+        button = re.search(r'href="(/card/[^"/]+/wallet/)"', page)
+        assert (button is not None) is wallet_on

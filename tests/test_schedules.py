@@ -1,10 +1,12 @@
 """The beat schedule rows made by the data migration."""
 
 import datetime
+import importlib
 import zoneinfo
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -38,7 +40,7 @@ def test_the_migration_creates_the_schedules_of_the_design(worker_tasks):
 
     assert rows == {
         "loyalty.expire_points": (True, "0 2 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
-        "loyalty.sync_wallet_passes": (False, "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.sync_wallet_passes": (True, "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.send_birthday_emails": (True, "0 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.send_reengagement_emails": (True, "0 10 * * 1 (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.purge_idempotency_records": (True, "30 3 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
@@ -103,11 +105,19 @@ def test_daily_expiry_runs_at_2_am_local_time_on_an_ordinary_day():
     assert [run.strftime("%H:%M %z") for run in runs] == ["02:00 +0200"]
 
 
-def test_a_job_not_built_yet_does_nothing_but_record_its_run(worker_tasks):
+def test_the_wallet_sync_with_the_wallet_off_pushes_nothing_but_records_its_run(
+    worker_tasks, settings
+):
+    settings.GOOGLE_WALLET_ISSUER_ID = ""
+
     worker_tasks["loyalty.sync_wallet_passes"].delay()
 
     assert list(TaskRun.objects.values_list("task", "status", "counts")) == [
-        ("loyalty.sync_wallet_passes", TaskRun.Status.SUCCEEDED, {})
+        (
+            "loyalty.sync_wallet_passes",
+            TaskRun.Status.SUCCEEDED,
+            {"pushed": 0, "failed": 0, "failed_card_ids": []},
+        )
     ]
 
 
@@ -130,3 +140,37 @@ def test_the_daily_purge_deletes_idempotency_records_past_24_hours(worker_tasks,
     assert list(TaskRun.objects.values_list("task", "status", "counts")) == [
         ("loyalty.purge_idempotency_records", TaskRun.Status.SUCCEEDED, {"deleted": 1})
     ]
+
+
+def switch_wallet_sync_on():
+    importlib.import_module("loyalty.migrations.0018_wallet_sync_schedule").switch_on(apps, None)
+
+
+def test_the_wallet_sync_row_made_disabled_is_switched_on_every_15_minutes():
+    as_made = importlib.import_module("loyalty.migrations.0004_default_schedules").SCHEDULES
+    row = PeriodicTask.objects.get(task="loyalty.sync_wallet_passes")
+    row.enabled = False
+    row.description = next(s for s in as_made if s["task"] == row.task)["description"]
+    row.save()
+
+    switch_wallet_sync_on()
+
+    row.refresh_from_db()
+    assert row.enabled is True
+    assert str(row.crontab) == "*/15 * * * * (m/h/dM/MY/d) Europe/Luxembourg"
+    assert "failed_card_ids" in row.description
+
+
+def test_switching_the_wallet_sync_on_leaves_a_row_an_operator_changed():
+    as_made = importlib.import_module("loyalty.migrations.0004_default_schedules").SCHEDULES
+    row = PeriodicTask.objects.get(task="loyalty.sync_wallet_passes")
+    row.enabled = False
+    row.description = next(s for s in as_made if s["task"] == row.task)["description"]
+    row.crontab.minute = "*/30"
+    row.crontab.save()
+    row.save()
+
+    switch_wallet_sync_on()
+
+    row.refresh_from_db()
+    assert (row.enabled, row.crontab.minute) == (False, "*/30")

@@ -117,10 +117,6 @@ def enrolled(request, slug: str):
             **_card_context(card),
             "welcome_bonus_points": bonus,
             "card_path": card_links.card_path(card.link_key),
-            # The Google Wallet button's hook (pages/_wallet_button.html): no button until
-            # the wallet is configured and gives a save link.
-            "wallet_configured": _wallet_configured(),
-            "wallet_save_url": "",
         },
     )
 
@@ -155,8 +151,6 @@ def card(request, token: str):
             "rewards": Reward.objects.filter(program=program, is_active=True)
             if program.has_points
             else [],
-            "wallet_configured": _wallet_configured(),
-            "wallet_save_url": "",
         },
     )
     response["X-Robots-Tag"] = "noindex"
@@ -309,7 +303,3 @@ def _points_expiry(card: Card, now: datetime.datetime) -> datetime.datetime | No
     if expires_at - datetime.timedelta(days=program.expiration_warning_days) > now:
         return None
     return expires_at
-
-
-def _wallet_configured() -> bool:
-    return bool(settings.GOOGLE_WALLET_ISSUER_ID and settings.GOOGLE_WALLET_CREDENTIALS_FILE)

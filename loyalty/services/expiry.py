@@ -10,9 +10,11 @@ The work is set-based. Per programme the cards are taken in chunks of CHUNK_SIZE
 `SELECT ... FOR UPDATE SKIP LOCKED`, walking them by primary key (`id > last id`, on the
 (program, id) index), so each chunk reads only its own rows, in table order, however many
 chunks came before. Each chunk is one transaction that writes all its ledger rows and zeroes
-all its balances set-based: on PostgreSQL in one statement, elsewhere in one INSERT ... SELECT
-and one UPDATE. Its emails are queued after the commit, in one call. On PostgreSQL, WALKERS
-threads expire at once, each on its own connection and its own ranges of ids.
+all its balances set-based, marking the cards' wallet passes stale in the same UPDATE (the
+periodic wallet sync pushes them): on PostgreSQL in one statement, elsewhere in one
+INSERT ... SELECT and one UPDATE. Its emails are queued after the commit, in one call. On
+PostgreSQL, WALKERS threads expire at once, each on its own connection and its own ranges of
+ids.
 
 Safe to crash, re-run and run twice at once: the chunk query re-checks the balance and the
 activity threshold on the rows it locks, so a committed chunk is never expired again, a chunk
@@ -29,7 +31,7 @@ from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import connection, connections, transaction
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Max, Min, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from loyalty import card_links, card_numbers, emails
@@ -329,7 +331,7 @@ def _expire_chunk(*, program: Program, cards: QuerySet[Card], reason: str) -> li
         with connection.cursor() as cursor:
             cursor.execute(
                 _EXPIRE_CHUNK_SQL.format(chunk=chunk_sql, columns=_LEDGER_COLUMNS),
-                [*chunk_params, *ledger_params],
+                [*chunk_params, Card.WalletPassState.STALE.value, *ledger_params],
             )
             return [dict(zip(_RETURNED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
 
@@ -347,6 +349,10 @@ def _expire_chunk(*, program: Program, cards: QuerySet[Card], reason: str) -> li
         Card.all_objects.filter(pk__in=card_ids).update(
             lifetime_points_expired=F("lifetime_points_expired") + F("points_balance"),
             points_balance=0,
+            wallet_pass_state=Case(
+                When(wallet_pass_state=Card.WalletPassState.NONE, then=Value("")),
+                default=Value(Card.WalletPassState.STALE.value),
+            ),
         )
     return rows
 
@@ -381,7 +387,8 @@ WITH chunk (id, points) AS ({chunk}),
 expired AS (
     UPDATE loyalty_card AS card
     SET points_balance = 0,
-        lifetime_points_expired = card.lifetime_points_expired + chunk.points
+        lifetime_points_expired = card.lifetime_points_expired + chunk.points,
+        wallet_pass_state = CASE WHEN card.wallet_pass_state = '' THEN '' ELSE %s END
     FROM chunk
     WHERE card.id = chunk.id
     RETURNING card.id, chunk.points, card.stamp_count, card.number, card.link_key,

@@ -2,7 +2,8 @@
 
 The ledger rule: inside one `transaction.atomic()`, lock the card row, check the rules on the
 locked row, write one ledger row and update the card. Emails are requested through the outbox
-in the same transaction, so a rolled-back change sends nothing.
+in the same transaction, so a rolled-back change sends nothing; a card's wallet pass is
+marked stale in the card's UPDATE and pushed after the commit.
 """
 
 import datetime
@@ -35,6 +36,7 @@ from loyalty.errors import (
     StampsNotEnabled,
 )
 from loyalty.models import Card, Program, Reward, StaffPin, Transaction, TransactionType
+from loyalty.wallet import services as wallet_services
 from merchants.models import Store
 from messaging.services import queue_email
 
@@ -157,6 +159,12 @@ def _write(
     for name, amount in (lifetime or {}).items():
         setattr(card, name, getattr(card, name) + amount)
         update_fields.append(name)
+    if card.wallet_pass_state:
+        # The pass shows the balances: stale in this same UPDATE, pushed after the commit.
+        # A card without a pass costs nothing more.
+        card.wallet_pass_state = Card.WalletPassState.STALE
+        update_fields.append("wallet_pass_state")
+        wallet_services.push_after_commit(card.pk)
     entry = Transaction(
         card=card,
         merchant_id=card.program.merchant_id,
