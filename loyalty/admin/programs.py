@@ -1,0 +1,25 @@
+from django.contrib import admin
+
+from loyalty.models import Program, Reward
+from merchants.softdelete_admin import SoftDeleteAdmin
+
+
+class RewardInline(admin.TabularInline):
+    model = Reward
+    extra = 0
+
+
+@admin.register(Program)
+class ProgramAdmin(SoftDeleteAdmin):
+    list_display = [
+        "name",
+        "merchant",
+        "kind",
+        "points_per_euro",
+        "points_expiration_days",
+        "is_live",
+    ]
+    list_filter = ["kind"]
+    list_select_related = ["merchant"]
+    search_fields = ["name", "merchant__name"]
+    inlines = [RewardInline]
