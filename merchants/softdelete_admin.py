@@ -19,7 +19,20 @@ class TrashedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SoftDeleteAdmin(admin.ModelAdmin):
+class AuditedAdmin(admin.ModelAdmin):
+    """Every save from the admin's form goes through `save_with_audit`."""
+
+    def save_model(self, request, obj, form, change):
+        services.save_with_audit(obj=obj, actor=request.user, changed=form.changed_data)
+
+    def save_formset(self, request, form, formset, change):
+        # Inlines (a merchant's stores, a programme's rewards) never delete: see can_delete.
+        for obj in formset.save(commit=False):
+            changed = next(f.changed_data for f in formset.forms if f.instance is obj)
+            services.save_with_audit(obj=obj, actor=request.user, changed=changed)
+
+
+class SoftDeleteAdmin(AuditedAdmin):
     """Lists live and trashed rows; deleting moves to the trash, never removes the row."""
 
     actions = ["move_to_trash", "restore_from_trash"]

@@ -7,6 +7,8 @@ from merchants.softdelete_admin import SoftDeleteAdmin
 class RewardInline(admin.TabularInline):
     model = Reward
     extra = 0
+    # The ledger points at rewards it redeemed: a reward is made inactive, not deleted.
+    can_delete = False
 
 
 @admin.register(Program)
