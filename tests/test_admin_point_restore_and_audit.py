@@ -127,9 +127,7 @@ def test_store_staff_may_not_restore_points(card):
     assert not Transaction.objects.exists()
 
 
-def test_the_cards_page_shows_its_ledger_newest_first_twenty_a_page(
-    operator_client, card, store
-):
+def test_the_cards_page_shows_its_ledger_newest_first_twenty_a_page(operator_client, card, store):
     for points in range(1, 26):
         ledger.earn_points(card=card, store=store, points=points)
     url = reverse("admin:loyalty_card_change", args=[card.pk])

@@ -1,6 +1,6 @@
 """The operator admin, one module per area; importing them registers their admins."""
 
-from loyalty.admin import cards, ledger, pins, programs, terminals
+from loyalty.admin import cards, ledger, merchants, pins, programs, terminals
 from loyalty.admin.ledger import LedgerPaginator
 
-__all__ = ["LedgerPaginator", "cards", "ledger", "pins", "programs", "terminals"]
+__all__ = ["LedgerPaginator", "cards", "ledger", "merchants", "pins", "programs", "terminals"]

@@ -7,12 +7,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from loyalty.admin.operations import operation_page
+from loyalty.admin.trash import SoftDeleteAdmin
 from loyalty.errors import DomainError
 from loyalty.models import Card
 from loyalty.services import card_operations
 from loyalty.services.ledger import MAX_POINTS_PER_OPERATION
 from merchants.access import scope_for
-from merchants.softdelete_admin import SoftDeleteAdmin
 
 LEDGER_PAGE_SIZE = 20
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from loyalty.admin.trash import SoftDeleteAdmin
 from loyalty.models import Program, Reward
-from merchants.softdelete_admin import SoftDeleteAdmin
 
 
 class RewardInline(admin.TabularInline):
