@@ -1,16 +1,19 @@
+import csv
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.html import format_html
 
-from loyalty.admin.operations import operation_page
+from loyalty.admin.operations import operation_page, report
 from loyalty.admin.trash import SoftDeleteAdmin
 from loyalty.errors import DomainError
 from loyalty.models import Card
-from loyalty.services import card_operations
+from loyalty.services import bulk_bonus, card_operations
 from loyalty.services.ledger import MAX_POINTS_PER_OPERATION
 from merchants.access import scope_for
 
@@ -26,6 +29,32 @@ class RestorePointsForm(forms.Form):
     reason = forms.CharField(
         max_length=255, help_text="Kept on the ledger row and in the audit trail."
     )
+
+
+class DeactivateForm(forms.Form):
+    reason = forms.CharField(max_length=255, help_text="Kept in the audit trail, e.g. 'lost'.")
+
+
+class BonusForm(forms.Form):
+    points = forms.IntegerField(min_value=1, max_value=MAX_POINTS_PER_OPERATION)
+    reason = forms.CharField(
+        max_length=200, help_text="Kept on each card's ledger row and in the audit trail."
+    )
+
+
+CSV_HEADER = [
+    "number",
+    "merchant",
+    "program",
+    "enrolled_store",
+    "customer_email",
+    "points_balance",
+    "stamp_count",
+    "is_active",
+    "in_trash",
+    "last_activity_at",
+    "created_at",
+]
 
 
 @admin.register(Card)
@@ -65,8 +94,152 @@ class CardAdmin(SoftDeleteAdmin):
         "created_at",
     ]
 
+    actions = [
+        "deactivate",
+        "reactivate",
+        "grant_bonus",
+        "export_csv",
+        *SoftDeleteAdmin.actions,
+    ]
+    operating_actions = frozenset({"deactivate", "reactivate", "grant_bonus"})
+
     def has_add_permission(self, request):
         return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not scope_for(request.user).may_operate:
+            for name in self.operating_actions:
+                actions.pop(name, None)
+        return actions
+
+    def _operation_form(self, request, queryset, form_class):
+        """The action's form, bound once the intermediate page was submitted."""
+        return form_class(request.POST if request.POST.get("confirmed") else None)
+
+    def _intermediate(self, request, queryset, form, *, action, title, submit_label):
+        return operation_page(
+            request,
+            self,
+            title=title,
+            form=form,
+            submit_label=submit_label,
+            cancel_url=request.get_full_path(),
+            targets=[card.number for card in queryset[:51]],
+            target_count=queryset.count(),
+            # Without "select all", a selection is at most one page of the list.
+            selected=list(queryset.values_list("pk", flat=True))
+            if request.POST.get("select_across") != "1"
+            else [queryset.values_list("pk", flat=True).first()],
+            action=action,
+        )
+
+    @admin.action(description="Deactivate selected cards (with a reason)")
+    def deactivate(self, request, queryset):
+        form = self._operation_form(request, queryset, DeactivateForm)
+        if not form.is_valid():
+            return self._intermediate(
+                request,
+                queryset,
+                form,
+                action="deactivate",
+                title="Deactivate cards",
+                submit_label="Deactivate",
+            )
+        outcome = card_operations.deactivate_cards(
+            cards=queryset.select_related("program"),
+            reason=form.cleaned_data["reason"],
+            user=request.user,
+        )
+        report(self, request, "Deactivated", outcome)
+        return None
+
+    @admin.action(description="Reactivate selected cards")
+    def reactivate(self, request, queryset):
+        outcome = card_operations.reactivate_cards(
+            cards=queryset.select_related("program"), user=request.user
+        )
+        report(self, request, "Reactivated", outcome)
+
+    @admin.action(description="Grant bonus points to selected cards")
+    def grant_bonus(self, request, queryset):
+        form = self._operation_form(request, queryset, BonusForm)
+        if not form.is_valid():
+            return self._intermediate(
+                request,
+                queryset,
+                form,
+                action="grant_bonus",
+                title="Grant bonus points",
+                submit_label="Grant the bonus",
+            )
+        points, reason = form.cleaned_data["points"], form.cleaned_data["reason"]
+        merchants = set(queryset.values_list("program__merchant_id", flat=True).distinct())
+        if queryset.count() > bulk_bonus.SYNCHRONOUS_LIMIT:
+            if len(merchants) != 1:
+                self.message_user(
+                    request,
+                    "A background bonus is for one merchant's cards: filter by programme.",
+                    messages.ERROR,
+                )
+                return None
+            try:
+                job = bulk_bonus.start_bulk_bonus(
+                    merchant_id=merchants.pop(),
+                    card_ids=list(queryset.values_list("pk", flat=True)),
+                    points=points,
+                    reason=reason,
+                    user=request.user,
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                format_html(
+                    'The bonus for {} cards runs in the background: <a href="{}">follow its '
+                    "progress</a>.",
+                    job.total,
+                    reverse("admin:loyalty_bulkbonusjob_change", args=[job.pk]),
+                ),
+                messages.SUCCESS,
+            )
+            return None
+        outcome = card_operations.grant_bonus(
+            cards=queryset.select_related("program"),
+            points=points,
+            reason=reason,
+            user=request.user,
+        )
+        report(self, request, f"Bonus of {points} points", outcome)
+        return None
+
+    @admin.action(description="Export selected cards as CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="cards.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_HEADER)
+        rows = queryset.select_related("program__merchant", "enrolled_store", "customer").order_by(
+            "pk"
+        )
+        for card in rows.iterator(chunk_size=2000):
+            writer.writerow(
+                [
+                    card.number,
+                    card.program.merchant.slug,
+                    card.program.name,
+                    card.enrolled_store.code,
+                    card.customer.email if card.customer_id else "",
+                    card.points_balance,
+                    card.stamp_count,
+                    "yes" if card.is_active else "no",
+                    "yes" if card.deleted_at else "no",
+                    card.last_activity_at.isoformat() if card.last_activity_at else "",
+                    card.created_at.isoformat(),
+                ]
+            )
+        return response
 
     def may_operate(self, request, card=None) -> bool:
         return self.has_change_permission(request, card) and scope_for(request.user).may_operate

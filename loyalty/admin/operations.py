@@ -7,7 +7,11 @@ from loyalty.services.card_operations import BulkOutcome
 
 
 def operation_page(request, model_admin, *, title, form, submit_label, cancel_url, **context):
-    """The intermediate page of an operation (templates/admin/loyalty/operation_form.html)."""
+    """The intermediate page of an operation (templates/admin/loyalty/operation_form.html).
+    An action's page posts its selection back: the ids, or "all that match the filters"
+    (Django's select_across) when that is what was chosen."""
+    context.setdefault("target_count", len(context.get("targets", ())))
+    context["select_across"] = request.POST.get("select_across") == "1"
     return TemplateResponse(
         request,
         "admin/loyalty/operation_form.html",

@@ -1,9 +1,14 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 
+from loyalty.admin.operations import operation_page, report
 from loyalty.errors import DomainError
 from loyalty.models import StaffPin
-from loyalty.services import staff_pins
+from loyalty.services import pin_assignment, staff_pins
+from merchants.access import scope_for
 from merchants.models import Store
 
 
@@ -55,6 +60,34 @@ class StaffPinForm(forms.ModelForm):
             return None
 
 
+class AssignPinsForm(forms.Form):
+    store = forms.ModelChoiceField(queryset=Store.objects.none())
+    pins = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        label="PINs",
+        help_text="One per line: staff_name,pin,is_manager (yes/no), after a header line "
+        "naming the columns. Or upload a CSV file of the same shape.",
+    )
+    file = forms.FileField(required=False, label="CSV file")
+
+    def __init__(self, *args, stores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is not None:
+            try:
+                cleaned["pins"] = upload.read(1_000_000).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.add_error("file", "The file is not UTF-8 text.")
+        if not (cleaned.get("pins") or "").strip() and not self.errors:
+            self.add_error("pins", "Give the PINs, or upload a CSV file.")
+        return cleaned
+
+
 @admin.register(StaffPin)
 class StaffPinAdmin(admin.ModelAdmin):
     form = StaffPinForm
@@ -86,3 +119,53 @@ class StaffPinAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         """A PIN has no related rows to save."""
+
+    def get_urls(self):
+        return [
+            path(
+                "assign/",
+                self.admin_site.admin_view(self.assign_view),
+                name="loyalty_staffpin_assign",
+            ),
+            *super().get_urls(),
+        ]
+
+    def may_assign(self, request) -> bool:
+        return self.has_add_permission(request) and scope_for(request.user).may_operate
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_assign_pins": self.may_assign(request)}
+        return super().changelist_view(request, extra_context)
+
+    def assign_view(self, request):
+        """Create or reset many PINs of one store from a form or an uploaded CSV."""
+        if not self.may_assign(request):
+            raise PermissionDenied
+        stores = self.stores_for(request)
+        form = AssignPinsForm(request.POST or None, request.FILES or None, stores=stores)
+        changelist = reverse("admin:loyalty_staffpin_changelist")
+        if request.method == "POST" and form.is_valid():
+            try:
+                entries = pin_assignment.parse_pin_csv(form.cleaned_data["pins"])
+                outcome = pin_assignment.assign_pins(
+                    store=form.cleaned_data["store"], entries=entries, user=request.user
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                report(self, request, "PINs set", outcome)
+                return HttpResponseRedirect(changelist)
+        return operation_page(
+            request,
+            self,
+            title="Assign PINs in bulk",
+            form=form,
+            submit_label="Set the PINs",
+            cancel_url=changelist,
+            intro="Each line creates the staff member's PIN at the store, or resets it (which "
+            "also unlocks it). Lines that cannot be set are reported and skipped.",
+        )
+
+    def stores_for(self, request):
+        """The live stores the user may set PINs for."""
+        return Store.objects.select_related("merchant").order_by("merchant__name", "code")
