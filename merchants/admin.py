@@ -1,10 +1,13 @@
 from django.contrib import admin
 
 from merchants.models import AuditEntry, StaffMembership
+from merchants.scoped_admin import MerchantScopedAdmin
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(admin.ModelAdmin):
+class StaffMembershipAdmin(MerchantScopedAdmin):
+    """Operators give a merchant's staff their access; owners and managers see who has it."""
+
     list_display = ["user", "merchant", "store", "role"]
     list_filter = ["role", "merchant"]
     list_select_related = ["user", "merchant", "store"]
@@ -12,7 +15,7 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(MerchantScopedAdmin):
     """The audit trail: read-only, filterable by action, merchant, kind of row and who."""
 
     list_display = ["created_at", "action", "object_repr", "object_type", "merchant", "actor"]

@@ -15,7 +15,6 @@ from loyalty.errors import DomainError
 from loyalty.models import Card
 from loyalty.services import bulk_bonus, card_operations
 from loyalty.services.ledger import MAX_POINTS_PER_OPERATION
-from merchants.access import scope_for
 
 LEDGER_PAGE_SIZE = 20
 
@@ -101,17 +100,13 @@ class CardAdmin(SoftDeleteAdmin):
         "export_csv",
         *SoftDeleteAdmin.actions,
     ]
-    operating_actions = frozenset({"deactivate", "reactivate", "grant_bonus"})
+    merchant_path = "program__merchant"
+    store_path = "enrolled_store"
+    staff_may_change = True
+    staff_may_delete = True
 
     def has_add_permission(self, request):
         return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not scope_for(request.user).may_operate:
-            for name in self.operating_actions:
-                actions.pop(name, None)
-        return actions
 
     def _operation_form(self, request, queryset, form_class):
         """The action's form, bound once the intermediate page was submitted."""
@@ -134,7 +129,7 @@ class CardAdmin(SoftDeleteAdmin):
             action=action,
         )
 
-    @admin.action(description="Deactivate selected cards (with a reason)")
+    @admin.action(description="Deactivate selected cards (with a reason)", permissions=["operate"])
     def deactivate(self, request, queryset):
         form = self._operation_form(request, queryset, DeactivateForm)
         if not form.is_valid():
@@ -154,14 +149,14 @@ class CardAdmin(SoftDeleteAdmin):
         report(self, request, "Deactivated", outcome)
         return None
 
-    @admin.action(description="Reactivate selected cards")
+    @admin.action(description="Reactivate selected cards", permissions=["operate"])
     def reactivate(self, request, queryset):
         outcome = card_operations.reactivate_cards(
             cards=queryset.select_related("program"), user=request.user
         )
         report(self, request, "Reactivated", outcome)
 
-    @admin.action(description="Grant bonus points to selected cards")
+    @admin.action(description="Grant bonus points to selected cards", permissions=["operate"])
     def grant_bonus(self, request, queryset):
         form = self._operation_form(request, queryset, BonusForm)
         if not form.is_valid():
@@ -242,7 +237,7 @@ class CardAdmin(SoftDeleteAdmin):
         return response
 
     def may_operate(self, request, card=None) -> bool:
-        return self.has_change_permission(request, card) and scope_for(request.user).may_operate
+        return self.has_change_permission(request, card) and self.has_operate_permission(request)
 
     def get_urls(self):
         opts = self.model._meta

@@ -7,6 +7,7 @@ from loyalty.admin.operations import operation_page
 from loyalty.services.anonymisation import anonymise_customer
 from merchants.access import scope_for
 from merchants.errors import DomainError, InvalidInput
+from merchants.scoped_admin import MerchantScopedAdmin
 
 
 class AnonymiseForm(forms.Form):
@@ -58,7 +59,10 @@ class CustomerForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(MerchantScopedAdmin):
+    store_path = "cards__enrolled_store"
+    store_path_is_many = True
+    staff_may_change = True
     form = CustomerForm
     list_display = ["email", "first_name", "last_name", "merchant", "locale", "created_at"]
     list_filter = ["merchant", AnonymisedFilter, "locale", "marketing_consent"]
@@ -92,11 +96,13 @@ class CustomerAdmin(admin.ModelAdmin):
             marketing_consent=data["marketing_consent"],
         )
 
-    @admin.action(description="Anonymise selected customers (irreversible)")
+    def has_operate_permission(self, request) -> bool:
+        return self.has_change_permission(request) and scope_for(request.user).may_operate
+
+    @admin.action(
+        description="Anonymise selected customers (irreversible)", permissions=["operate"]
+    )
     def anonymise(self, request, queryset):
-        if not scope_for(request.user).may_operate:
-            self.message_user(request, "Only owners and managers may anonymise.", messages.ERROR)
-            return None
         form = AnonymiseForm(request.POST if request.POST.get("confirmed") else None)
         if form.is_valid():
             done, refused = 0, []

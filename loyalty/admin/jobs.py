@@ -2,10 +2,11 @@ from django.contrib import admin
 
 from loyalty.admin.base import ReadOnlyAdmin
 from loyalty.models import BulkBonusJob
+from merchants.scoped_admin import MerchantScopedAdmin
 
 
 @admin.register(BulkBonusJob)
-class BulkBonusJobAdmin(ReadOnlyAdmin):
+class BulkBonusJobAdmin(MerchantScopedAdmin, ReadOnlyAdmin):
     """Background bonuses and how far they got: reload the page to follow one."""
 
     list_display = [

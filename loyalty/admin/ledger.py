@@ -4,6 +4,7 @@ from django.utils.functional import cached_property
 
 from loyalty.admin.base import ReadOnlyAdmin
 from loyalty.models import Transaction
+from merchants.scoped_admin import MerchantScopedAdmin
 
 
 class LedgerPaginator(Paginator):
@@ -27,7 +28,8 @@ class LedgerPaginator(Paginator):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdmin):
+class TransactionAdmin(MerchantScopedAdmin, ReadOnlyAdmin):
+    store_path = "card__enrolled_store"
     list_display = [
         "id",
         "created_at",

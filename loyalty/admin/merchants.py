@@ -14,6 +14,11 @@ class StoreInline(admin.TabularInline):
 
 @admin.register(Merchant)
 class MerchantAdmin(SoftDeleteAdmin):
+    merchant_path = "pk"
+    store_path = "stores"
+    store_path_is_many = True
+    # Owners and managers edit their merchant's details; only operators add or trash one.
+    staff_may_change = True
     list_display = ["name", "slug", "timezone", "default_locale", "is_live"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -22,6 +27,10 @@ class MerchantAdmin(SoftDeleteAdmin):
 
 @admin.register(Store)
 class StoreAdmin(SoftDeleteAdmin):
+    store_path = "pk"
+    staff_may_add = True
+    staff_may_change = True
+    staff_may_delete = True
     list_display = ["code", "name", "merchant", "is_live"]
     list_filter = ["merchant"]
     list_select_related = ["merchant"]

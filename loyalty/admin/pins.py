@@ -10,6 +10,7 @@ from loyalty.models import StaffPin
 from loyalty.services import pin_assignment, staff_pins
 from merchants.access import scope_for
 from merchants.models import Store
+from merchants.scoped_admin import MerchantScopedAdmin
 
 
 class StaffPinForm(forms.ModelForm):
@@ -89,7 +90,11 @@ class AssignPinsForm(forms.Form):
 
 
 @admin.register(StaffPin)
-class StaffPinAdmin(admin.ModelAdmin):
+class StaffPinAdmin(MerchantScopedAdmin):
+    merchant_path = "store__merchant"
+    store_path = "store"
+    staff_may_add = True
+    staff_may_change = True
     form = StaffPinForm
     list_display = [
         "staff_name",
@@ -168,4 +173,9 @@ class StaffPinAdmin(admin.ModelAdmin):
 
     def stores_for(self, request):
         """The live stores the user may set PINs for."""
-        return Store.objects.select_related("merchant").order_by("merchant__name", "code")
+        scope = scope_for(request.user)
+        stores = Store.objects.select_related("merchant").order_by("merchant__name", "code")
+        if scope.is_operator:
+            return stores
+        stores = stores.filter(merchant_id=scope.merchant_id)
+        return stores.filter(pk=scope.store_id) if scope.store_id else stores

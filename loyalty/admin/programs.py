@@ -13,6 +13,11 @@ class RewardInline(admin.TabularInline):
 
 @admin.register(Program)
 class ProgramAdmin(SoftDeleteAdmin):
+    store_path = "merchant__stores"
+    store_path_is_many = True
+    staff_may_add = True
+    staff_may_change = True
+    staff_may_delete = True
     list_display = [
         "name",
         "merchant",

@@ -5,6 +5,7 @@ from rest_framework_api_key.models import APIKey
 from loyalty.admin.base import ReadOnlyAdmin
 from loyalty.models import TaskRun, TerminalKey
 from loyalty.services import staff_pins
+from merchants.scoped_admin import MerchantScopedAdmin
 
 # Terminals authenticate with TerminalKey, tied to a store; the library's store-less key
 # model would only confuse operators.
@@ -25,7 +26,9 @@ class SuspendedFilter(admin.SimpleListFilter):
 
 
 @admin.register(TerminalKey)
-class TerminalKeyAdmin(APIKeyModelAdmin):
+class TerminalKeyAdmin(MerchantScopedAdmin, APIKeyModelAdmin):
+    merchant_path = "store__merchant"
+    store_path = "store"
     list_display = [
         *APIKeyModelAdmin.list_display,
         "store",
@@ -47,7 +50,7 @@ class TerminalKeyAdmin(APIKeyModelAdmin):
             "suspended_at",
         ]
 
-    @admin.action(description="Lift the suspension and unlock PIN entry")
+    @admin.action(description="Lift the suspension and unlock PIN entry", permissions=["change"])
     def lift_suspension(self, request, queryset):
         suspended = list(queryset.filter(suspended_at__isnull=False))
         for terminal_key in suspended:

@@ -15,7 +15,9 @@ from django.urls import reverse
 from loyalty.admin.operations import operation_page
 from loyalty.services import trash as permanent
 from merchants import services
+from merchants.access import scope_for
 from merchants.errors import DomainError
+from merchants.scoped_admin import MerchantScopedAdmin
 
 
 class TrashedFilter(admin.SimpleListFilter):
@@ -61,11 +63,11 @@ class AuditedAdmin(admin.ModelAdmin):
             services.save_with_audit(obj=obj, actor=request.user, changed=changed)
 
 
-class SoftDeleteAdmin(AuditedAdmin):
+class SoftDeleteAdmin(MerchantScopedAdmin, AuditedAdmin):
     actions = ["move_to_trash", "restore_from_trash", "delete_permanently"]
 
     def get_queryset(self, request):
-        return self.model.all_objects.get_queryset()
+        return self.scoped(request, self.model.all_objects.get_queryset())
 
     def get_list_filter(self, request):
         return [TrashedFilter, *super().get_list_filter(request)]
@@ -75,9 +77,15 @@ class SoftDeleteAdmin(AuditedAdmin):
         # Django's own delete would remove rows the ledger points at; "move to the trash"
         # takes its place.
         actions.pop("delete_selected", None)
-        if not request.user.is_superuser:
-            actions.pop("delete_permanently", None)
         return actions
+
+    def has_operate_permission(self, request) -> bool:
+        """Operations (bulk actions, point restores): operators who may change the rows,
+        and a merchant's owners and managers."""
+        return self.has_change_permission(request) and scope_for(request.user).may_operate
+
+    def has_delete_permanently_permission(self, request) -> bool:
+        return request.user.is_superuser
 
     @admin.display(boolean=True, description="live")
     def is_live(self, obj) -> bool:
@@ -101,7 +109,7 @@ class SoftDeleteAdmin(AuditedAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         """The admin's delete moves the row to the trash, after a confirmation."""
         obj = get_object_or_404(self.get_queryset(request), pk=object_id)
-        if not self.has_change_permission(request, obj):
+        if not self.has_delete_permission(request, obj):
             raise PermissionDenied
         opts = self.model._meta
         if request.method == "POST":
@@ -121,15 +129,11 @@ class SoftDeleteAdmin(AuditedAdmin):
             "cards), and kept: Restore brings back exactly what this took.",
         )
 
-    def has_delete_permission(self, request, obj=None):
-        # "Delete" here is the trash: allowed to whoever may change the row.
-        return self.has_change_permission(request, obj)
-
-    @admin.action(description="Move selected to the trash")
+    @admin.action(description="Move selected to the trash", permissions=["delete"])
     def move_to_trash(self, request, queryset):
         self.trash_with_message(request, queryset)
 
-    @admin.action(description="Restore selected from the trash")
+    @admin.action(description="Restore selected from the trash", permissions=["delete"])
     def restore_from_trash(self, request, queryset):
         restored = 0
         for obj in queryset.filter(deleted_at__isnull=False):
@@ -141,7 +145,10 @@ class SoftDeleteAdmin(AuditedAdmin):
                 restored += 1
         self.message_user(request, f"{restored} restored.", messages.SUCCESS)
 
-    @admin.action(description="Delete selected permanently (superusers)")
+    @admin.action(
+        description="Delete selected permanently (superusers)",
+        permissions=["delete_permanently"],
+    )
     def delete_permanently(self, request, queryset):
         if not request.user.is_superuser:
             raise PermissionDenied
