@@ -3,10 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from loyalty.operations_api.urls import admin_urlpatterns, merchant_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/terminal/", include("loyalty.api.urls")),
+    path("api/v1/merchant/", include(merchant_urlpatterns)),
+    path("api/v1/admin/", include(admin_urlpatterns)),
     # ESP delivery webhooks: /anymail/<esp>/tracking/, behind ANYMAIL_WEBHOOK_SECRET.
     path("anymail/", include("anymail.urls")),
     path("email/", include("messaging.urls")),
