@@ -72,6 +72,12 @@ class SoftDeleteAdmin(MerchantScopedAdmin, AuditedAdmin):
     def get_list_filter(self, request):
         return [TrashedFilter, *super().get_list_filter(request)]
 
+    def get_search_results(self, request, queryset, search_term):
+        # Autocompletes offer live rows only: a trashed store is no choice for a new PIN.
+        if request.path == reverse("admin:autocomplete"):
+            queryset = queryset.filter(deleted_at__isnull=True)
+        return super().get_search_results(request, queryset, search_term)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         # Django's own delete would remove rows the ledger points at; "move to the trash"
