@@ -79,7 +79,8 @@ class StaffMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique"),
+            # One membership per user: it alone decides what the user reaches.
+            models.UniqueConstraint(fields=["user"], name="one_membership_per_user"),
         ]
 
     def clean(self) -> None:

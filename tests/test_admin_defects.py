@@ -8,6 +8,7 @@ from customers.models import Customer
 from loyalty.models import Card, StaffPin
 from loyalty.pins import pin_digest
 from loyalty.services import ledger
+from merchants.models import AuditEntry
 from tests.factories import CustomerFactory, StaffPinFactory, UserFactory
 
 
@@ -81,6 +82,12 @@ def test_an_added_staff_pin_is_stored_as_the_services_digest(operator_client, st
     pin = StaffPin.objects.get()
     assert (pin.store, pin.staff_name, pin.is_manager, pin.is_active) == (store, "Ann", True, True)
     assert pin.pin_digest == pin_digest("4821")
+    audit = AuditEntry.objects.get()
+    assert (audit.action, audit.object_id, audit.merchant_id) == (
+        "pin_set",
+        str(pin.pk),
+        store.merchant_id,
+    )
 
 
 def test_a_pin_taken_at_the_store_is_refused_with_the_services_message(operator_client, store):

@@ -9,8 +9,9 @@ from loyalty.errors import DomainError
 from loyalty.models import StaffPin
 from loyalty.services import pin_assignment, staff_pins
 from merchants.access import scope_for
-from merchants.models import Store
+from merchants.models import AuditEntry, Store
 from merchants.scoped_admin import MerchantScopedAdmin
+from merchants.services import record_audit
 
 
 class StaffPinForm(forms.ModelForm):
@@ -120,7 +121,15 @@ class StaffPinAdmin(MerchantScopedAdmin):
         return form.staff_pin
 
     def save_model(self, request, obj, form, change):
-        """Saved by the form's call to `set_staff_pin`."""
+        """Saved by the form's call to `set_staff_pin`; recorded here, where the operator
+        is known."""
+        record_audit(
+            actor=request.user,
+            action=AuditEntry.Action.PIN_SET,
+            obj=obj,
+            merchant_id=obj.store.merchant_id,
+            changes={"is_manager": obj.is_manager, "reset": change},
+        )
 
     def save_related(self, request, form, formsets, change):
         """A PIN has no related rows to save."""
