@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from merchants import services
 from merchants.models import AuditEntry, StaffMembership
 from merchants.scoped_admin import MerchantScopedAdmin
 
@@ -7,6 +8,9 @@ from merchants.scoped_admin import MerchantScopedAdmin
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(MerchantScopedAdmin):
     """Operators give a merchant's staff their access; owners and managers see who has it."""
+
+    def save_model(self, request, obj, form, change):
+        services.save_with_audit(obj=obj, actor=request.user, changed=form.changed_data)
 
     list_display = ["user", "merchant", "store", "role"]
     list_filter = ["role", "merchant"]

@@ -198,3 +198,21 @@ def test_restoring_points_keeps_the_balance_equal_to_the_ledger(operator, card, 
     card = Card.objects.get(pk=card.pk)
     total = card.transactions.aggregate(total=Sum("points_delta"))["total"]
     assert card.points_balance == total == 17
+
+
+def test_an_operator_giving_a_manager_access_is_audited(operator_client, operator, merchant):
+    manager = UserFactory(is_staff=True)
+    response = operator_client.post(
+        "/admin/merchants/staffmembership/add/",
+        {"user": manager.pk, "merchant": merchant.pk, "store": "", "role": "manager"},
+    )
+    assert response.status_code == 302
+    membership = StaffMembership.objects.get(user=manager)
+    assert (membership.merchant, membership.role) == (merchant, "manager")
+    audit = AuditEntry.objects.get()
+    assert (audit.actor, audit.action, audit.merchant_id, audit.object_type) == (
+        operator,
+        "created",
+        merchant.pk,
+        "merchants.staffmembership",
+    )

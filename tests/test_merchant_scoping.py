@@ -227,6 +227,7 @@ def test_the_operations_api_reaches_nothing_of_another_merchant(worlds, manager)
         "number": theirs["card"].number,
         "code": theirs["store"].code,
         "customer_id": theirs["customer"].pk,
+        "job_id": BulkBonusJob.objects.get(merchant=theirs["merchant"]).pk,
     }
     body = {
         "numbers": [theirs["card"].number],
@@ -250,6 +251,7 @@ def test_the_operations_api_reaches_nothing_of_another_merchant(worlds, manager)
                     f"<int:{name}>", str(value)
                 )
             url = prefix + route
+            assert "<" not in url, url
             query = f"?merchant_id={theirs['merchant'].pk}"
             if method == "get":
                 response = api.get(url + query, {"q": theirs["card"].number}, **auth)

@@ -69,10 +69,30 @@ OPERATIONS = {
         "Grant bonus points",
         "One `points_adjusted` ledger row per card, through the ledger service, stamped with "
         "the caller. Inactive cards, stamp-only programmes and unknown numbers are skipped. "
-        "For thousands of cards use the admin, which runs the bonus as a background job.",
+        "For thousands of cards, start a background bonus (`bonus-jobs/`).",
         serializers.BonusInput,
         200,
         serializers.BulkOutput,
+    ),
+    views.BonusJobsView: (
+        "post",
+        "bonus_jobs",
+        "Start a background bonus",
+        "For up to 20,000 cards: 202 with the job, which grants the bonus 500 cards a task, "
+        "one ledger row per card through the ledger service. Numbers that name no card of "
+        "the merchant are counted in `skipped`; 404 when none does.",
+        serializers.BonusJobInput,
+        202,
+        serializers.BonusJobOutput,
+    ),
+    views.BonusJobView: (
+        "get",
+        "bonus_job",
+        "A background bonus's progress",
+        "`processed` of `total` cards, how many changed, which were skipped and why.",
+        None,
+        200,
+        serializers.BonusJobOutput,
     ),
     views.RestorePointsView: (
         "post",
@@ -114,7 +134,7 @@ def mounted(view_class, *, on_behalf: bool):
     method, name, summary, description, request, status, response = OPERATIONS[view_class]
     prefix, tag = ("admin", "Loyalty - Admin") if on_behalf else ("merchant", "Loyalty - Merchant")
     responses = {status: response, **ERRORS}
-    if method in ("post", "delete") and status != 201:
+    if method in ("post", "delete") and status not in (201, 202):
         responses[409] = _error("`already_anonymised`, or another refusal of the operation.")
     elif status == 201:
         responses[409] = _error("`card_inactive`, `points_not_enabled`.")

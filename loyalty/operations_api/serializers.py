@@ -8,6 +8,7 @@ from loyalty.services.ledger import MAX_POINTS_PER_OPERATION
 from loyalty.services.pin_assignment import MAX_PINS_AT_ONCE
 
 MAX_CARDS_AT_ONCE = 500
+MAX_CARDS_PER_JOB = 20_000
 
 
 class CardNumbersInput(serializers.Serializer):
@@ -30,6 +31,28 @@ class ReactivateInput(CardNumbersInput):
 class BonusInput(CardNumbersInput):
     points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS_PER_OPERATION)
     reason = serializers.CharField(max_length=200)
+
+
+class BonusJobInput(serializers.Serializer):
+    numbers = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        min_length=1,
+        max_length=MAX_CARDS_PER_JOB,
+        help_text=f"Card numbers, 1 to {MAX_CARDS_PER_JOB}.",
+    )
+    points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS_PER_OPERATION)
+    reason = serializers.CharField(max_length=200)
+
+
+class BonusJobOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="`queued`, `running` or `done`.")
+    total = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    skipped = serializers.DictField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class RestorePointsInput(serializers.Serializer):

@@ -14,6 +14,8 @@ def _routes(*, on_behalf: bool):
         path("cards/deactivate/", view(views.DeactivateView)),
         path("cards/reactivate/", view(views.ReactivateView)),
         path("cards/bonus/", view(views.BonusView)),
+        path("bonus-jobs/", view(views.BonusJobsView)),
+        path("bonus-jobs/<int:job_id>/", view(views.BonusJobView)),
         path("cards/<str:number>/restore-points/", view(views.RestorePointsView)),
         path("stores/<str:code>/pins/", view(views.PinsView)),
         path("customers/<int:customer_id>/", view(views.CustomerView)),

@@ -10,10 +10,10 @@ from customers.models import Customer
 from loyalty import card_numbers
 from loyalty.api.serializers import LedgerOperationOutput
 from loyalty.errors import NotFound
-from loyalty.models import Card
+from loyalty.models import BulkBonusJob, Card
 from loyalty.operations_api import serializers
 from loyalty.operations_api.access import OperationsView
-from loyalty.services import card_operations, pin_assignment
+from loyalty.services import bulk_bonus, card_operations, pin_assignment
 from loyalty.services.anonymisation import anonymise_customer
 from merchants.models import Store
 
@@ -108,6 +108,37 @@ class BonusView(CardsView):
             cards=cards, points=data["points"], reason=data["reason"], user=request.user
         )
         return self.bulk_answer(outcome, unknown)
+
+
+class BonusJobsView(CardsView):
+    def post(self, request, *args, **kwargs):
+        """Start a background bonus for many cards; follow it at `bonus-jobs/{id}/`."""
+        data = self.validated(serializers.BonusJobInput)
+        wanted = {card_numbers.normalize(raw) for raw in data["numbers"]} - {None}
+        card_ids = list(self.cards().filter(number__in=wanted).values_list("pk", flat=True))
+        if not card_ids:
+            raise NotFound("None of these cards was found.")
+        job = bulk_bonus.start_bulk_bonus(
+            merchant_id=self.merchant_id(),
+            card_ids=card_ids,
+            points=data["points"],
+            reason=data["reason"],
+            user=request.user,
+        )
+        # Numbers that name no card of the merchant are left out of the job: say how many.
+        not_found = len(data["numbers"]) - len(card_ids)
+        if not_found:
+            job.skipped = {f"{not_found} number(s)": "not found"}
+            BulkBonusJob.objects.filter(pk=job.pk).update(skipped=job.skipped)
+        return Response(serializers.BonusJobOutput(job).data, status=202)
+
+
+class BonusJobView(CardsView):
+    def get(self, request, job_id, *args, **kwargs):
+        job = BulkBonusJob.objects.filter(pk=job_id, merchant_id=self.merchant_id()).first()
+        if job is None or (self.scope.store_id and job.requested_by_id != request.user.pk):
+            raise NotFound("Bonus job not found.")
+        return Response(serializers.BonusJobOutput(job).data)
 
 
 class RestorePointsView(CardsView):

@@ -223,3 +223,35 @@ def test_bad_input_is_a_400_with_fields(manager_api, card):
     response = manager_api.call("post", "cards/bonus/", {"numbers": [], "points": 0})
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"numbers", "points", "reason"}
+
+
+def test_a_background_bonus_through_the_api_and_its_progress(
+    manager_api, program, store, rival_merchant, django_capture_on_commit_callbacks
+):
+    cards = [CardFactory(program=program, enrolled_store=store) for _ in range(3)]
+    numbers = [card.number for card in cards] + [rival_merchant["card"].number]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_api.call(
+            "post", "bonus-jobs/", {"numbers": numbers, "points": 4, "reason": "Spring"}
+        )
+
+    assert response.status_code == 202
+    started = response.json()
+    assert (started["status"], started["total"], started["skipped"]) == (
+        "queued",
+        3,
+        {"1 number(s)": "not found"},
+    )
+    progress = manager_api.call("get", f"bonus-jobs/{started['id']}/").json()
+    assert (progress["status"], progress["processed"], progress["changed"]) == ("done", 3, 3)
+    assert all(Card.objects.get(pk=card.pk).points_balance == 4 for card in cards)
+    assert Card.objects.get(pk=rival_merchant["card"].pk).points_balance == 0
+    rival_api = TokenClient(member(rival_merchant["merchant"], Role.OWNER), "/api/v1/merchant/")
+    assert rival_api.call("get", f"bonus-jobs/{started['id']}/").status_code == 404
+    nothing = manager_api.call(
+        "post",
+        "bonus-jobs/",
+        {"numbers": [rival_merchant["card"].number], "points": 4, "reason": "x"},
+    )
+    assert nothing.status_code == 404
