@@ -249,8 +249,15 @@ def test_the_job_page_shows_its_progress(operator_client, operator, program, car
     job = bulk_bonus.start_bulk_bonus(
         merchant_id=program.merchant_id, card_ids=[card.pk], points=5, reason="x", user=operator
     )
-    page = operator_client.get(reverse("admin:loyalty_bulkbonusjob_change", args=[job.pk]))
-    assert "0 of 1 cards (0%)" in page.content.decode()
+    url = reverse("admin:loyalty_bulkbonusjob_change", args=[job.pk])
+    page = operator_client.get(url).content.decode()
+    assert "0 of 1 cards (0%)" in page
+    # The page reloads itself while the job runs, and stops once it is done.
+    assert '<meta http-equiv="refresh" content="5">' in page
+    bulk_bonus.run_bulk_bonus_chunk(job_id=job.pk)
+    page = operator_client.get(url).content.decode()
+    assert "1 of 1 cards (100%)" in page
+    assert 'http-equiv="refresh"' not in page
 
 
 @pytest.mark.postgres
