@@ -293,3 +293,34 @@ def test_a_bonus_on_ten_thousand_cards_runs_through_the_task_in_chunks(operator)
     assert Card.objects.filter(program=program).aggregate(total=Sum("points_balance")) == {
         "total": 30_000
     }
+
+
+def test_a_large_selection_runs_as_a_background_job_from_the_admin(
+    operator_client, program, store, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(bulk_bonus, "SYNCHRONOUS_LIMIT", 2)
+    cards = [CardFactory(program=program, enrolled_store=store) for _ in range(3)]
+    data = {
+        "action": "grant_bonus",
+        "select_across": "1",
+        "index": "0",
+        "_selected_action": [cards[0].pk],
+    }
+    page = operator_client.post(reverse(CHANGELIST), data)
+    assert page.context["target_count"] == 3
+    assert 'name="select_across" value="1"' in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            reverse(CHANGELIST),
+            {**data, "confirmed": "yes", "points": 2, "reason": "Launch"},
+            follow=True,
+        )
+
+    job = BulkBonusJob.objects.get()
+    [message] = _messages(response)
+    assert "The bonus for 3 cards runs in the background" in message
+    assert reverse("admin:loyalty_bulkbonusjob_change", args=[job.pk]) in message
+    job.refresh_from_db()
+    assert (job.status, job.changed) == ("done", 3)
+    assert all(Card.objects.get(pk=card.pk).points_balance == 2 for card in cards)
