@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "django.contrib.flatpages",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",

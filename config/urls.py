@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from loyalty.operations_api.urls import admin_urlpatterns, merchant_urlpatterns
 from loyalty.wallet import views as wallet_views
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
         name="admin-wallet-status",
     ),
     path("card/<str:token>/wallet/", wallet_views.add_to_wallet, name="card-wallet"),
+    path("api/v1/merchant/", include(merchant_urlpatterns)),
+    path("api/v1/admin/", include(admin_urlpatterns)),
     # ESP delivery webhooks: /anymail/<esp>/tracking/, behind ANYMAIL_WEBHOOK_SECRET.
     path("anymail/", include("anymail.urls")),
     path("email/", include("messaging.urls")),

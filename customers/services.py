@@ -71,3 +71,32 @@ def get_or_create_customer(
     else:
         return Customer.objects.select_for_update().get(pk=customer.pk)
     return Customer.objects.select_for_update().get(merchant=merchant, email__iexact=email)
+
+
+def update_customer(
+    *,
+    customer: Customer,
+    email: str,
+    first_name: str,
+    last_name: str = "",
+    phone: str = "",
+    birth_date: datetime.date | None = None,
+    locale: str,
+    marketing_consent: bool,
+) -> Customer:
+    """Change a customer's details, with the email normalised as enrolment stores it."""
+    customer.email = normalize_email(email)
+    customer.first_name = (first_name or "").strip()
+    customer.last_name = (last_name or "").strip()
+    customer.phone = (phone or "").strip()
+    customer.birth_date = birth_date
+    customer.locale = locale
+    customer.marketing_consent = marketing_consent
+    try:
+        customer.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(
+            "; ".join(exc.messages), fields={name: ["invalid"] for name in exc.message_dict}
+        ) from None
+    customer.save()
+    return customer

@@ -58,6 +58,14 @@ class AlreadyEnrolled(DomainError):
     default_detail = "The customer already has a card for this programme."
 
 
+class RetiredProgramCard(DomainError):
+    code = "retired_program_card"
+    default_detail = (
+        "The customer still has a live card of a programme in the trash at this store: an "
+        "operator trashes that card (or restores its programme) first."
+    )
+
+
 class NoLiveProgram(DomainError):
     code = "no_live_program"
     default_detail = "The merchant has no live programme."
@@ -140,6 +148,7 @@ __all__ = [
     "PointsNotEnabled",
     "RateLimited",
     "RetryLater",
+    "RetiredProgramCard",
     "RewardUnavailable",
     "StampsNotEnabled",
     "TerminalSuspended",

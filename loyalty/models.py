@@ -436,3 +436,39 @@ class WalletClass(models.Model):
 
     def __str__(self) -> str:
         return self.class_id
+
+
+class BulkBonusJob(models.Model):
+    """A bonus granted to many cards in the background: chunk after chunk, each card through
+    the ledger service, with its progress for the admin to show."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    points = models.PositiveIntegerField()
+    reason = models.CharField(max_length=255)
+    card_ids = models.JSONField(help_text="The cards selected, in the order they are done.")
+    total = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    # Card number -> why it was skipped.
+    skipped = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Bonus of {self.points} points to {self.total} cards"
+
+    @property
+    def percent_done(self) -> int:
+        return 100 if not self.total else self.processed * 100 // self.total

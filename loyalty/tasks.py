@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from loyalty.services import marketing_emails
+from loyalty.services import bulk_bonus, marketing_emails
 from loyalty.services.expiry import expire_points as expire_points_service
 from loyalty.services.idempotency import purge_idempotency_records as purge_idempotency_service
 from loyalty.services.task_runs import run_recorded
@@ -84,3 +84,11 @@ def sync_wallet_passes() -> dict:
 def push_wallet_pass(card_id: int) -> bool:
     """Queued after each commit that changes a card with a pass."""
     return wallet_services.push_pass(card_id=card_id)
+
+
+@shared_task(name="loyalty.run_bulk_bonus_chunk", acks_late=True, reject_on_worker_lost=True)
+def run_bulk_bonus_chunk(job_id: int) -> None:
+    """One chunk of a bulk bonus, then the next chunk as a task of its own: no task runs
+    long, and the job's progress is saved between chunks."""
+    if bulk_bonus.run_bulk_bonus_chunk(job_id=job_id):
+        run_bulk_bonus_chunk.delay(job_id)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from merchants.softdelete import SoftDeleteModel
 
@@ -108,7 +109,8 @@ class StaffMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique"),
+            # One membership per user: it alone decides what the user reaches.
+            models.UniqueConstraint(fields=["user"], name="one_membership_per_user"),
         ]
 
     def clean(self) -> None:
@@ -117,3 +119,52 @@ class StaffMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class AuditEntry(models.Model):
+    """What an operator or a merchant's staff did in the admin or the API, to which row, for
+    which merchant and why. Written by the services that act; never changed afterwards."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        CHANGED = "changed", "Changed"
+        TRASHED = "trashed", "Moved to the trash"
+        RESTORED = "restored", "Restored from the trash"
+        DELETED = "deleted", "Deleted permanently"
+        POINTS_RESTORED = "points_restored", "Points restored"
+        BONUS_GRANTED = "bonus_granted", "Bonus points granted"
+        CARD_DEACTIVATED = "card_deactivated", "Card deactivated"
+        CARD_REACTIVATED = "card_reactivated", "Card reactivated"
+        PIN_SET = "pin_set", "Staff PIN set"
+        ANONYMISED = "anonymised", "Customer anonymised"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The operator or merchant's staff who acted.",
+    )
+    # Kept when the merchant is deleted permanently: the entry says it happened.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    object_type = models.CharField(max_length=100, help_text="app_label.model of the row.")
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    reason = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="audit_merchant_newest"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.object_repr}"

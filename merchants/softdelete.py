@@ -11,6 +11,9 @@ class LiveManager(models.Manager):
 
 class SoftDeleteModel(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    # Every row one trash operation hid (the row and its cascade) shares this id, so that a
+    # restore brings back exactly those, not rows trashed on their own before.
+    trash_batch = models.UUIDField(null=True, blank=True, db_index=True, editable=False)
 
     objects = LiveManager()
     all_objects = models.Manager()

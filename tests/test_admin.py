@@ -57,7 +57,7 @@ def test_trashing_a_card_in_the_admin_hides_it_but_keeps_it(operator_client, car
     assert not Card.objects.filter(pk=card.pk).exists()
     assert Card.all_objects.get(pk=card.pk).deleted_at is not None
     operator_client.post(
-        reverse("admin:loyalty_card_changelist"),
+        reverse("admin:loyalty_card_changelist") + "?trashed=yes",
         {"action": "restore_from_trash", "_selected_action": [card.pk]},
     )
     assert Card.objects.filter(pk=card.pk).exists()
@@ -71,7 +71,7 @@ def test_restoring_a_second_live_programme_is_refused_with_a_message(operator_cl
     services.trash(obj=program)
     ProgramFactory(merchant=program.merchant, name="Newer")
     response = operator_client.post(
-        reverse("admin:loyalty_program_changelist"),
+        reverse("admin:loyalty_program_changelist") + "?trashed=all",
         {"action": "restore_from_trash", "_selected_action": [program.pk]},
         follow=True,
     )

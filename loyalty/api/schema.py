@@ -146,7 +146,7 @@ enroll = _mutation(
     "A new card at the terminal's store, with the programme's welcome bonus.",
     EnrollmentInput,
     EnrollmentOutput,
-    "`already_enrolled`, `no_live_program`",
+    "`already_enrolled`, `retired_program_card`, `no_live_program`",
 )
 
 earn = _mutation(

@@ -10,9 +10,11 @@ and claims the key itself if the first rolled back.
 
 import datetime
 import hashlib
+import json
 from dataclasses import dataclass
 
 from django.db import OperationalError
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -103,3 +105,37 @@ def purge_idempotency_records(*, now: datetime.datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - RETENTION
     deleted, _ = IdempotencyRecord.objects.filter(claimed_at__lte=cutoff).delete()
     return deleted
+
+
+def scrub_customer_responses(*, card_numbers: list[str]) -> int:
+    """Anonymisation: blank the customer's name in stored responses about their cards (the
+    card answers carry `customer_first_name`). Returns how many records changed."""
+    if not card_numbers:
+        return 0
+    mentions = Q()
+    for number in card_numbers:
+        mentions |= Q(response_body__contains=f'"{number}"')
+    scrubbed = 0
+    for record in IdempotencyRecord.objects.select_for_update().filter(mentions):
+        body = json.loads(record.response_body)
+        if _blank_names(body):
+            record.response_body = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+            record.save(update_fields=["response_body"])
+            scrubbed += 1
+    return scrubbed
+
+
+def _blank_names(data) -> bool:
+    """Blank every `customer_first_name` in a decoded JSON answer; True if any was set."""
+    changed = False
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "customer_first_name" and value:
+                data[key] = ""
+                changed = True
+            else:
+                changed |= _blank_names(value)
+    elif isinstance(data, list):
+        for item in data:
+            changed |= _blank_names(item)
+    return changed

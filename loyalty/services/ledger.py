@@ -32,6 +32,7 @@ from loyalty.errors import (
     NotFound,
     NotVoidable,
     PointsNotEnabled,
+    RetiredProgramCard,
     RewardUnavailable,
     StampsNotEnabled,
 )
@@ -247,6 +248,10 @@ def enroll_customer(
             existing = existing.filter(enrolled_store=store)
         if existing.exists():
             raise AlreadyEnrolled()
+        # One live card per store and customer (a database constraint): a card left live by
+        # a programme trashed before trashing cascaded would make the insert fail.
+        if Card.objects.filter(enrolled_store=store, customer=customer).exists():
+            raise RetiredProgramCard()
         card = _create_card(program=program, customer=customer, store=store)
         card.program = program
         bonus = program.welcome_bonus_points if program.has_points else 0

@@ -41,3 +41,12 @@ def send_test_email(*, template: EmailTemplate, to: str) -> None:
         unsubscribe=str(context.get("unsubscribe_url", "")),
     )
     message.send()
+
+
+def forget_customer_emails(*, customer_id: int) -> int:
+    """Anonymisation: cancel the customer's queued emails and blank the address and data of
+    every email the log keeps for them (their status and dates stay, for the figures).
+    Returns how many were cancelled."""
+    cancelled = cancel_queued_emails(customer_id=customer_id, reason="customer anonymised")
+    OutgoingEmail.objects.filter(customer_id=customer_id).update(to="", context={}, subject="")
+    return cancelled

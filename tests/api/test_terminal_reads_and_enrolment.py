@@ -270,3 +270,20 @@ def test_a_key_with_the_right_prefix_and_a_wrong_secret_is_refused(card, termina
     prefix = terminal_key.secret.partition(".")[0]
     key = type("Key", (), {"secret": f"{prefix}.{'x' * 32}"})
     assert Terminal(key).get(f"cards/{card.number}/").status_code == 401
+
+
+def test_enrolling_beside_a_live_card_of_a_trashed_programme_is_a_409(terminal, program, store):
+    """Was a 500 (RuntimeError): the old programme was trashed without its cards."""
+    old_card = ledger.enroll_customer(
+        program=program, store=store, email="ann@example.com", first_name="Ann"
+    )
+    Program.all_objects.filter(pk=program.pk).update(deleted_at=timezone.now())
+    Program.objects.create(merchant=program.merchant, name="New", require_staff_pin=True)
+
+    response = terminal.post(
+        "enrollments/", {"email": "ann@example.com", "first_name": "Ann", "staff_pin": STAFF_PIN}
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "retired_program_card"
+    assert list(Card.objects.filter(customer=old_card.customer)) == [old_card]
