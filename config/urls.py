@@ -5,7 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from config import health
 
 urlpatterns = [
+    path("admin/analytics/", include("loyalty.analytics.admin_urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/merchant/analytics/", include("loyalty.analytics.urls")),
     path("api/v1/terminal/", include("loyalty.api.urls")),
     # ESP delivery webhooks: /anymail/<esp>/tracking/, behind ANYMAIL_WEBHOOK_SECRET.
     path("anymail/", include("anymail.urls")),

@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from merchants.errors import InvalidInput
+from merchants.errors import InvalidInput, NotFound
 from merchants.models import Merchant, Store
+from merchants.permissions import MerchantAccess
 
 # A range is at most about three years: enough for a cohort table, and a bound on the work
 # one request can ask of the database.
@@ -56,11 +57,10 @@ def local_today(merchant: Merchant) -> datetime.date:
     return timezone.now().astimezone(ZoneInfo(merchant.timezone)).date()
 
 
-def default_range(merchant: Merchant) -> tuple[datetime.date, datetime.date]:
-    """This month and the eleven before it, up to today in the merchant's time zone."""
-    today = local_today(merchant)
-    month = today.year * 12 + today.month - 1 - 11
-    return datetime.date(month // 12, month % 12 + 1, 1), today
+def twelve_months_to(date_to: datetime.date) -> datetime.date:
+    """The first day of the month eleven months before `date_to`'s: twelve months in all."""
+    month = date_to.year * 12 + date_to.month - 1 - 11
+    return datetime.date(month // 12, month % 12 + 1, 1)
 
 
 def month_starts(first: datetime.date, last: datetime.date) -> list[datetime.date]:
@@ -71,3 +71,33 @@ def month_starts(first: datetime.date, last: datetime.date) -> list[datetime.dat
         months.append(datetime.date(month // 12, month % 12 + 1, 1))
         month += 1
     return months
+
+
+def period_for(
+    *,
+    access: MerchantAccess,
+    date_from: datetime.date | None,
+    date_to: datetime.date | None,
+    store_code: str | None,
+) -> Period:
+    """The period a request asks for, within what its user may see: the range ends today
+    (local) unless told, and starts twelve months earlier (on a month's first day) unless
+    told; a store-scoped member always gets their store, and asking for
+    another is not found."""
+    if access.store is not None:
+        if store_code and store_code != access.store.code:
+            raise NotFound("No such store.")
+        store = access.store
+    elif store_code:
+        store = Store.objects.filter(merchant=access.merchant, code=store_code).first()
+        if store is None:
+            raise InvalidInput(fields={"store": ["The merchant has no store with this code."]})
+    else:
+        store = None
+    date_to = date_to or local_today(access.merchant)
+    return Period(
+        merchant=access.merchant,
+        date_from=date_from or twelve_months_to(date_to),
+        date_to=date_to,
+        store=store,
+    )
