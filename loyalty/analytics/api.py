@@ -64,8 +64,8 @@ class PeriodQuery(serializers.Serializer):
     )
     date_to = serializers.DateField(
         required=False,
-        help_text=f"Last day, included (merchant's time zone). Default: today. At most "
-        f"{MAX_DAYS} days from date_from.",
+        help_text=f"Last day, included (merchant's time zone). Default: today. A range is at "
+        f"most {MAX_DAYS} days long.",
     )
     store = serializers.SlugField(
         required=False,
