@@ -57,13 +57,15 @@ def test_an_operator_sees_every_table_without_javascript(history):
         link = reverse("admin:loyalty_card_change", args=[card.pk])
         assert f'<a href="{link}">{card.number}</a>' in html
     assert '<th scope="row">2026-01-31</th><td>1</td><td>20</td><td>0</td><td>0</td>' in html
+    # Dates in the merchant's time zone: c3's last visit, 28 February 22:00 in New York.
+    assert "<td>3</td>\n              <td>2026-02-28</td>" in html
     # CSV links for the same range, and the charts' data for the static script.
     assert (
         "/api/v1/merchant/analytics/cohorts/?merchant=alice-bakery&amp;date_from=2026-01-01"
         "&amp;date_to=2026-03-31&amp;format=csv"
     ) in html
     data = response.context["chart_data"]
-    assert data["revenue"]["labels"] == ["2026-01-01", "2026-02-01"]
+    assert data["revenue"]["labels"] == ["2026-01", "2026-02"]
     assert data["revenue"]["series"] == [
         {"label": "main", "values": [60.0, 0]},
         {"label": "north", "values": [0, 7.0]},

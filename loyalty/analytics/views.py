@@ -95,10 +95,11 @@ def _money(line: selectors.RevenueLine) -> dict:
 
 def _chart_data(revenue: selectors.Revenue, health: selectors.Health) -> dict:
     """What the charts draw, as JSON for static/analytics/charts.js."""
-    months = sorted({line.month.isoformat() for line in revenue.by_store})
+    months = sorted({line.month.strftime("%Y-%m") for line in revenue.by_store})
     stores = sorted({line.store_code for line in revenue.by_store})
     cents = {
-        (line.month.isoformat(), line.store_code): line.revenue_cents for line in revenue.by_store
+        (line.month.strftime("%Y-%m"), line.store_code): line.revenue_cents
+        for line in revenue.by_store
     }
     days = [day.day.isoformat() for day in health.days]
     return {
