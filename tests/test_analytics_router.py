@@ -15,6 +15,7 @@ from tests.analytics_history import build_history
 from tests.factories import UserFactory
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 def test_reads_inside_analytics_go_to_the_analytics_database(settings):
     router = AnalyticsRouter()
     settings.ANALYTICS_DATABASE = "replica"
@@ -28,7 +29,7 @@ def test_reads_inside_analytics_go_to_the_analytics_database(settings):
     assert router.db_for_read(Transaction) is None
 
 
-def test_without_a_replica_analytics_read_the_primary(settings):
+def test_without_a_replica_analytics_read_the_primary(db, settings):
     settings.ANALYTICS_DATABASE = "default"
 
     with analytics_reads():
