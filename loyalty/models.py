@@ -263,21 +263,7 @@ class Transaction(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["card", "-id"], name="ledger_card_newest"),
-            # Covering: the merchant analytics read a year of a merchant's rows from the
-            # index alone (index-only scans), never from the table. Wider entries than the
-            # plain (merchant, created_at) index it replaced, but no extra index per write.
-            models.Index(
-                fields=["merchant", "created_at"],
-                include=[
-                    "type",
-                    "card",
-                    "store",
-                    "points_delta",
-                    "stamps_balance_after",
-                    "purchase_amount_cents",
-                ],
-                name="ledger_merchant_created_cover",
-            ),
+            models.Index(fields=["merchant", "created_at"], name="ledger_merchant_created"),
         ]
         constraints = [
             models.CheckConstraint(

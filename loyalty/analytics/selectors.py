@@ -147,6 +147,8 @@ _SECONDS_BETWEEN = {
     "sqlite": "((julianday({later}) - julianday({earlier})) * 86400.0)",
 }
 
+# Visits at the same instant need no tie-break: their gaps are the same either way, and
+# ordering by time alone lets PostgreSQL read the visits from the covering index alone.
 # Medians by rank: the middle row, or the mean of the two middle rows, with integer division
 # ((n + 1) / 2 and (n + 2) / 2 are the same row when n is odd). Window functions keep it one
 # statement on both databases. The last SELECT always answers at least one row, carrying the
@@ -154,7 +156,7 @@ _SECONDS_BETWEEN = {
 _CHURN_SQL = """
 WITH visits AS (
     SELECT card_id, created_at,
-        LAG(created_at) OVER (PARTITION BY card_id ORDER BY created_at, id) AS previous_at
+        LAG(created_at) OVER (PARTITION BY card_id ORDER BY created_at) AS previous_at
     FROM {ledger}
     WHERE merchant_id = %(merchant)s AND type IN ({visit_types}) AND created_at < %(as_of)s
 ), gaps AS (
