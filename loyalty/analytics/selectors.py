@@ -147,8 +147,7 @@ _SECONDS_BETWEEN = {
     "sqlite": "((julianday({later}) - julianday({earlier})) * 86400.0)",
 }
 
-# Visits at the same instant need no tie-break: their gaps are the same either way, and
-# ordering by time alone lets PostgreSQL read the visits from the covering index alone.
+# Visits at the same instant need no tie-break: their gaps are the same either way.
 # Medians by rank: the middle row, or the mean of the two middle rows, with integer division
 # ((n + 1) / 2 and (n + 2) / 2 are the same row when n is odd). Window functions keep it one
 # statement on both databases. The last SELECT always answers at least one row, carrying the
