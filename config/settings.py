@@ -126,6 +126,23 @@ else:
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
+# A read replica of the primary (PostgreSQL streaming replication): the merchants' analytics
+# read from it, so that a dashboard never slows the terminals. Without it they read the primary.
+_DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL")
+if _DATABASE_REPLICA_URL:
+    if not _DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL (the primary)")
+    if not _DATABASE_REPLICA_URL.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL"
+        )
+    DATABASES["replica"] = dj_database_url.parse(_DATABASE_REPLICA_URL, conn_max_age=60)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = DATABASES["default"]["CONN_HEALTH_CHECKS"]
+    DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])
+    # Tests run against the primary's test database: the replica mirrors it.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+ANALYTICS_DATABASE = "replica" if "replica" in DATABASES else "default"
+DATABASE_ROUTERS = ["loyalty.analytics.router.AnalyticsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _REDIS_CACHE_URL = env("CACHE_URL")

@@ -16,3 +16,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The read replica as a mirror of the test database: the routing tests point the analytics at
+# it (settings.ANALYTICS_DATABASE = "replica"); every other test reads the primary.
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

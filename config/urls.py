@@ -7,7 +7,9 @@ from loyalty.operations_api.urls import admin_urlpatterns, merchant_urlpatterns
 from loyalty.wallet import views as wallet_views
 
 urlpatterns = [
+    path("admin/analytics/", include("loyalty.analytics.admin_urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/merchant/analytics/", include("loyalty.analytics.urls")),
     path("api/v1/terminal/", include("loyalty.api.urls")),
     path(
         "api/v1/admin/wallet-status/",

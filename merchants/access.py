@@ -9,8 +9,10 @@ restores, anonymisation), staff may only look.
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from merchants.errors import DomainError
-from merchants.models import StaffMembership
+from merchants.models import Merchant, StaffMembership, Store
 
 Role = StaffMembership.Role
 OPERATING_ROLES = frozenset({Role.OWNER, Role.MANAGER})
@@ -82,3 +84,42 @@ def require_operations(*, user, merchant_id: int, store_id: int | None = None) -
     if not scope.may_operate:
         raise NotAllowed("Only owners and managers may do this.")
     return scope
+
+
+# The model permission an operator needs to see merchants' figures (the analytics).
+OPERATOR_PERMISSION = "merchants.view_merchant"
+
+
+def is_operator(user) -> bool:
+    """An operator (staff without a membership) who may see every merchant: a superuser, or
+    one holding OPERATOR_PERMISSION. A merchant's staff stay scoped to their merchant,
+    whatever model permissions the admin gives them for its pages."""
+    return scope_for(user).is_operator and (user.is_superuser or user.has_perm(OPERATOR_PERMISSION))
+
+
+def visible_merchants(user) -> QuerySet[Merchant]:
+    """The live merchants the user may see."""
+    if is_operator(user):
+        return Merchant.objects.all()
+    scope = scope_for(user)
+    if scope.is_operator:
+        return Merchant.objects.none()
+    return Merchant.objects.filter(pk=scope.merchant_id)
+
+
+@dataclass(frozen=True)
+class MerchantAccess:
+    merchant: Merchant
+    # The one store a store-scoped member is limited to; None: every store of the merchant.
+    store: Store | None
+
+
+def merchant_access(user, merchant: Merchant) -> MerchantAccess | None:
+    """What of the merchant the user may see, or None when it is none of their business."""
+    if is_operator(user):
+        return MerchantAccess(merchant=merchant, store=None)
+    scope = scope_for(user)
+    if scope.is_operator or not scope.covers_merchant(merchant.pk):
+        return None
+    store = Store.objects.get(pk=scope.store_id) if scope.store_id is not None else None
+    return MerchantAccess(merchant=merchant, store=store)

@@ -13,10 +13,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
+from tests.analytics_history import build_history
+from tests.browser_support import Visit
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.browser
 
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 PASSWORD = "right-horse-battery"
 
 
@@ -235,3 +238,56 @@ def test_a_merchants_manager_sees_their_merchant_in_the_browser(operator_world, 
     assert visit.page.locator("#result_list tbody tr").count() == 1
     assert_page_clean(visit)
     _screenshot(visit, "manager-cards")
+
+
+def analytics_path(transactional_db):
+    merchant = build_history()["merchant"]
+    return (
+        reverse("analytics-merchant", args=[merchant.pk])
+        + "?date_from=2026-01-01&date_to=2026-03-31"
+    )
+
+
+def test_the_analytics_page_draws_its_charts_under_the_policy(operator, analytics_path, visit):
+    visit.log_in("ops", PASSWORD)
+    visit.page.set_viewport_size({"width": 1280, "height": 900})
+    visit.open(analytics_path)
+    # Chart.js draws each chart on its canvas; a drawn canvas has a Chart instance.
+    visit.page.wait_for_function(
+        "['chart-enrolments', 'chart-points', 'chart-revenue']"
+        ".every((id) => window.Chart && Chart.getChart(id))"
+    )
+    drawn = visit.page.evaluate(
+        """() => ['chart-enrolments', 'chart-points', 'chart-revenue'].map((id) => {
+              const chart = Chart.getChart(id);
+              return [id, chart.data.datasets.map((d) => d.data.reduce((a, b) => a + b, 0))];
+            })"""
+    )
+
+    assert drawn == [
+        ["chart-enrolments", [5]],
+        ["chart-points", [114, 20, 10]],
+        ["chart-revenue", [60, 7]],
+    ]
+    assert visit.page.locator(".analytics-heatmap tbody tr").count() == 2
+    visit.assert_no_csp_violation()
+    visit.assert_same_origin_only()
+    assert visit.serious_accessibility_violations() == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    visit.page.screenshot(path=str(ARTIFACTS / "analytics.png"), full_page=True)
+
+
+def test_the_analytics_page_reads_without_javascript(
+    operator, analytics_path, browser, live_server
+):
+    context = browser.new_context(java_script_enabled=False)
+    visit = Visit(context.new_page(), live_server.url)
+    try:
+        visit.log_in("ops", PASSWORD)
+        visit.open(analytics_path)
+
+        assert visit.page.locator(".analytics-heatmap tbody tr").count() == 2
+        assert visit.page.locator("#churn-heading ~ table tbody tr").count() == 3
+        assert visit.page.get_by_text("Health per day, as a table").is_visible()
+    finally:
+        context.close()
