@@ -4,6 +4,7 @@ from django.utils.functional import cached_property
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from loyalty.counter.admin import PairingAdminMixin
 from loyalty.models import Card, Program, Reward, StaffPin, TaskRun, TerminalKey, Transaction
 from loyalty.services import staff_pins
 from merchants.softdelete_admin import SoftDeleteAdmin
@@ -159,7 +160,7 @@ class SuspendedFilter(admin.SimpleListFilter):
 
 
 @admin.register(TerminalKey)
-class TerminalKeyAdmin(APIKeyModelAdmin):
+class TerminalKeyAdmin(PairingAdminMixin, APIKeyModelAdmin):
     list_display = [
         *APIKeyModelAdmin.list_display,
         "store",
