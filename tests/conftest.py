@@ -1,6 +1,7 @@
 import fcntl
 import importlib
 import itertools
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from config.env import env_bool
-from tests.browser_support import CHROMIUM, Visit
+from tests.browser_support import ARTIFACTS, CHROMIUM, Visit
 from tests.factories import CardFactory, MerchantFactory, ProgramFactory, StoreFactory
 
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -175,3 +176,16 @@ def visit(browser, live_server):
     context = browser.new_context()
     yield Visit(context.new_page(), live_server.url)
     context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_summaries():
+    """Every page's axe-core summary (violations by impact, rules passed), written to
+    tests/artifacts/axe-summary.json when the session ends."""
+    summaries = {}
+    yield summaries
+    if summaries:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / "axe-summary.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**known, **summaries}, indent=2, sort_keys=True) + "\n")

@@ -59,7 +59,8 @@ class PairingAdminMixin:
             reverse("counter:pair") + "?" + urlencode({"code": code})
         )
         shown = pairing.display(code)
-        response = TemplateResponse(
+        # admin_view marks the page no-store: the code is a secret for ten minutes.
+        return TemplateResponse(
             request,
             "admin/loyalty/terminalkey/pairing_code.html",
             {
@@ -71,6 +72,3 @@ class PairingAdminMixin:
                 "qr_svg": qr_svg(pair_url, f"QR code of pairing code {shown}"),
             },
         )
-        # The code is a secret for ten minutes: no copy in any cache.
-        response["Cache-Control"] = "no-store"
-        return response

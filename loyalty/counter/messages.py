@@ -155,7 +155,7 @@ TEXTS = {
     "camera_error": _("The camera could not be opened. Type or scan the number instead."),
     "customer_unknown": _("Customer"),
     "unpaired": _("This tablet is not paired yet."),
-    "paired": _("Paired with {merchant}, store {store}."),
+    "paired": _("Paired with {merchant}, {store}."),
 }
 
 

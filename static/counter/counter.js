@@ -137,8 +137,10 @@ document.addEventListener("DOMContentLoaded", () => {
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
   }
 
+  // Lists what is waiting: operations that went unanswered or were told to come back later
+  // (not one being sent for the first time).
   function showPending() {
-    const items = outbox();
+    const items = outbox().filter((item) => item.pending);
     const list = $("pending-list");
     list.replaceChildren(
       ...items.map((item) => {
@@ -161,10 +163,12 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       answer = await call("POST", entry.path, entry.body, entry.key);
     } catch {
-      showPending();
+      entry.pending = true;
+      updateEntry(entry);
       return { outcome: "later", sentence: text("pending_saved") };
     }
     if (RETRY_LATER.includes(code(answer))) {
+      entry.pending = true;
       entry.retryAt = Date.now() + answer.retryAfter * 1000;
       updateEntry(entry);
       return { outcome: "later", sentence: sentence(answer) };
@@ -184,7 +188,8 @@ document.addEventListener("DOMContentLoaded", () => {
     flushing = true;
     try {
       for (const entry of outbox()) {
-        if (entry.retryAt && entry.retryAt > Date.now()) continue;
+        // One being sent for the first time is the confirming dialog's to answer.
+        if (!entry.pending || (entry.retryAt && entry.retryAt > Date.now())) continue;
         const result = await send(entry);
         if (result.outcome === "later" || result.outcome === "unpaired") break;
         if (result.outcome === "done") {
@@ -263,8 +268,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     dialog.close();
     if (result.outcome === "done") {
-      say(doneSentence(entry, result.answer.data));
       operation.done(result.answer.data);
+      say(doneSentence(entry, result.answer.data));
     } else if (result.outcome === "refused") {
       warn(result.sentence);
     } else if (result.outcome === "later") {
@@ -480,7 +485,7 @@ document.addEventListener("DOMContentLoaded", () => {
           body: {},
           card: card.number,
           label: text("confirm_void", { what, when }),
-          done: () => refreshCard(),
+          done: showOperation,
         }),
       );
       line.append(" ", button);
@@ -572,8 +577,16 @@ document.addEventListener("DOMContentLoaded", () => {
       body,
       card: number,
       label: `${label} · ${text("on_card", { number: CardNumber.display(number) })}`,
-      done: () => refreshCard(),
+      done: showOperation,
     });
+  }
+
+  // A ledger operation answers with the card as it left it.
+  function showOperation(data) {
+    if (card && card.number === data.card.number) {
+      showCard(data.card);
+      loadActivity();
+    }
   }
 
   function wholeNumber(input, errorId, message) {
@@ -711,7 +724,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   if (program) showProgram();
   showScreen("find");
-  showPending();
+  // What is in the outbox now was confirmed before this page opened: all of it is waiting.
+  saveOutbox(outbox().map((item) => ({ ...item, pending: true })));
   numberInput.focus();
   loadProgram().then(flush);
   window.addEventListener("online", flush);
