@@ -188,7 +188,7 @@ def test_the_pairing_page_takes_the_code_from_its_qr_link(client):
     assert response.status_code == 200
     assert 'value="K7MX3QPA"' in response.text
     assert '<html lang="fr">' in response.text
-    assert "Appairer cette tablette" in response.text
+    assert "Associer cette tablette" in response.text
 
 
 # The admin.
