@@ -118,13 +118,22 @@ def test_a_tablet_pairs_with_a_code_and_works_a_card(bakery, tablet, axe_summari
     assert page.locator("h1").inner_text() == "Pair this tablet"
     check_page(tablet, "counter-pair", axe_summaries, viewports=SIZES)
 
+    # A code already used is refused in a sentence, and the field says so.
+    _, used = pairing.create_pairing_code(store=store, terminal_name="Old tablet")
+    pairing.redeem_pairing_code(code=used)
+    page.get_by_label("Pairing code").fill(used)
+    page.get_by_role("button", name="Pair this tablet").click()
+    page.locator("#pairing-code-error").filter(has_text="already been used").wait_for()
+    assert page.get_by_label("Pairing code").get_attribute("aria-invalid") == "true"
+    assert page.evaluate(f"localStorage.getItem('{PAIRING_KEY}')") is None
+
     page.get_by_label("Pairing code").fill(f"{code[:4].lower()}-{code[4:]}")
     with page.expect_navigation():
         page.get_by_role("button", name="Pair this tablet").click()
     assert page.url == tablet.origin + "/en/counter/"
     assert page.locator("#terminal-name").inner_text() == "Paired with Demo Bakery, Town centre."
     key = page.evaluate(f"JSON.parse(localStorage.getItem('{PAIRING_KEY}')).key")
-    terminal_key = store.terminal_keys.get()
+    terminal_key = store.terminal_keys.get(name="Front tablet")
     assert terminal_key.name == "Front tablet" and key.startswith(terminal_key.prefix + ".")
 
     # Enrol a new customer.
@@ -244,6 +253,42 @@ def test_a_scanner_finds_the_card_from_the_field_or_from_anywhere_on_the_page(ba
     page.keyboard.press("Enter")
     page.locator("#card-customer").filter(has_text="Luc").wait_for()
     assert page.locator("#card-title").inner_text() == f"Card {card_numbers.display(other.number)}"
+
+
+def test_the_counter_works_with_the_keyboard_alone(bakery, tablet):
+    page = tablet.page
+    card = bakery["card"]
+    pair_by_key(tablet, bakery["store"])
+
+    def focused() -> str:
+        return page.evaluate("document.activeElement.id")
+
+    def tab_to(target: str) -> None:
+        for _ in range(30):
+            if focused() == target:
+                return
+            page.keyboard.press("Tab")
+        pytest.fail(f"Tab never reached {target}; stopped at {focused()}")
+
+    assert focused() == "card-number"
+    page.keyboard.type(card.number)
+    page.keyboard.press("Enter")
+    page.locator("#card").wait_for(state="visible")
+    assert focused() == "card"
+    tab_to("earn-amount")
+    page.keyboard.type("5")
+    page.keyboard.press("Enter")
+    assert focused() == "staff-pin"
+    page.keyboard.type(STAFF_PIN)
+    page.keyboard.press("Enter")
+    wait_for_status(page, "Done: +5 points. New balance: 105.")
+    # Escape closes the dialog without sending anything.
+    tab_to("stamps-count")
+    page.keyboard.press("Enter")
+    assert page.get_by_role("dialog").is_visible()
+    page.keyboard.press("Escape")
+    assert page.get_by_role("dialog").is_hidden()
+    assert [row.points_delta for row in ledger_rows(card)] == [100, 5]
 
 
 def test_wrong_pins_read_as_sentences_and_the_fifth_locks_pin_entry(bakery, tablet):
