@@ -230,6 +230,18 @@ def test_a_tablet_pairs_with_a_code_and_works_a_card(bakery, tablet, axe_summari
     tablet.assert_same_origin_only()
 
 
+def test_the_pairing_page_says_when_to_try_again_after_too_many_codes(bakery, tablet, settings):
+    settings.PAGE_RATE_LIMITS = {**settings.PAGE_RATE_LIMITS, "pair": "1/m"}
+    page = tablet.page
+    tablet.open("/fr/counter/pair/")
+    error = page.locator("#pairing-code-error")
+    for expected in ("Ce code d'association n'existe pas.", "Trop de codes essayés"):
+        page.get_by_label("Code d'association").fill("ZZZZ-ZZZZ")
+        page.get_by_role("button", name="Associer cette tablette").click()
+        error.filter(has_text=expected).wait_for()
+    assert re.search(r"attendez \d+ s", error.inner_text())
+
+
 def test_a_scanner_finds_the_card_from_the_field_or_from_anywhere_on_the_page(bakery, tablet):
     page = tablet.page
     card = bakery["card"]
@@ -297,23 +309,27 @@ def test_wrong_pins_read_as_sentences_and_the_fifth_locks_pin_entry(bakery, tabl
     pair_by_key(tablet, bakery["store"])
     find_card(page, card.number)
 
+    def answer_to(pin) -> str:
+        with page.expect_response("**/points/earn/"):
+            confirm_with_pin(page, pin)
+        # The answer is shown once the script has read it.
+        page.wait_for_function("document.getElementById('confirm-submit').disabled === false")
+        return error.inner_text()
+
     page.get_by_label("Amount of the purchase (€)").fill("10")
     page.get_by_role("button", name="Earn", exact=True).click()
-    confirm_with_pin(page, "0000")
     error = page.locator("#pin-error")
-    error.filter(has_text="That PIN is not right. Check it and try again.").wait_for()
+    assert answer_to("0000") == "That PIN is not right. Check it and try again."
     # The dialog stays open, the PIN field emptied and focused for another try.
     assert page.get_by_role("dialog").is_visible()
     assert page.evaluate("document.activeElement.id") == "staff-pin"
     assert page.get_by_label("Your staff PIN").input_value() == ""
     for _ in range(3):
-        confirm_with_pin(page, "0000")
-        page.wait_for_timeout(200)
-    confirm_with_pin(page, "0000")
-    error.filter(has_text="Too many wrong PINs: PIN entry is locked for 15 minutes.").wait_for()
+        assert answer_to("0000").startswith("That PIN is not right.")
+    locked = "Too many wrong PINs: PIN entry is locked for 15 minutes. A manager can unlock it."
+    assert answer_to("0000") == locked
     # Even the right PIN is refused now.
-    confirm_with_pin(page)
-    error.filter(has_text="Too many wrong PINs").wait_for()
+    assert answer_to(STAFF_PIN) == locked
     assert [row.type for row in ledger_rows(card)] == [TransactionType.POINTS_EARNED]
     # Nothing is left waiting: a refusal is a final answer.
     assert page.evaluate("localStorage.getItem('loyalty.counter.outbox')") == "[]"

@@ -156,6 +156,7 @@ TEXTS = {
     "customer_unknown": _("Customer"),
     "unpaired": _("This tablet is not paired yet."),
     "paired": _("Paired with {merchant}, {store}."),
+    "pair_rate_limited": _("Too many codes tried from here: wait {seconds} s and try again."),
 }
 
 

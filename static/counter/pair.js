@@ -69,8 +69,11 @@ document.addEventListener("DOMContentLoaded", () => {
       button.disabled = false;
       return;
     }
+    const retryAfter = response.headers.get("Retry-After");
     showError(
-      Terminal.errorSentence(response.status, body, response.headers.get("Retry-After")),
+      body && body.code === "rate_limited"
+        ? Terminal.text("pair_rate_limited", { seconds: retryAfter })
+        : Terminal.errorSentence(response.status, body, retryAfter),
     );
     button.disabled = false;
   });
