@@ -154,6 +154,19 @@ def test_database_url():
     )
 
 
+@pytest.fixture(scope="session")
+def axe_summaries():
+    """Every page's axe-core summary (violations by impact, rules passed), written to
+    tests/artifacts/axe-summary.json when the session ends."""
+    summaries = {}
+    yield summaries
+    if summaries:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / "axe-summary.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**known, **summaries}, indent=2, sort_keys=True) + "\n")
+
+
 # The browser tests' Debian chromium, driven by Playwright (tests/browser_support.py).
 
 
@@ -176,16 +189,3 @@ def visit(browser, live_server):
     context = browser.new_context()
     yield Visit(context.new_page(), live_server.url)
     context.close()
-
-
-@pytest.fixture(scope="session")
-def axe_summaries():
-    """Every page's axe-core summary (violations by impact, rules passed), written to
-    tests/artifacts/axe-summary.json when the session ends."""
-    summaries = {}
-    yield summaries
-    if summaries:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / "axe-summary.json"
-        known = json.loads(path.read_text()) if path.exists() else {}
-        path.write_text(json.dumps({**known, **summaries}, indent=2, sort_keys=True) + "\n")
