@@ -8,6 +8,7 @@ axe-core with screenshots at 768 px and 375 px in tests/artifacts/.
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from loyalty import card_numbers
 from loyalty.api.authentication import forget_cached_keys
@@ -313,7 +314,7 @@ def test_wrong_pins_read_as_sentences_and_the_fifth_locks_pin_entry(bakery, tabl
         with page.expect_response("**/points/earn/"):
             confirm_with_pin(page, pin)
         # The answer is shown once the script has read it.
-        page.wait_for_function("document.getElementById('confirm-submit').disabled === false")
+        expect(page.locator("#confirm-submit")).to_be_enabled()
         return error.inner_text()
 
     page.get_by_label("Amount of the purchase (€)").fill("10")
@@ -326,7 +327,7 @@ def test_wrong_pins_read_as_sentences_and_the_fifth_locks_pin_entry(bakery, tabl
     assert page.get_by_label("Your staff PIN").input_value() == ""
     for _ in range(3):
         assert answer_to("0000").startswith("That PIN is not right.")
-    locked = "Too many wrong PINs: PIN entry is locked for 15 minutes. A manager can unlock it."
+    locked = "Too many wrong PINs: PIN entry at this tablet is locked for 15 minutes."
     assert answer_to("0000") == locked
     # Even the right PIN is refused now.
     assert answer_to(STAFF_PIN) == locked

@@ -29,9 +29,7 @@ ERRORS = {
     "domain_error": _("The programme's rules do not allow this."),
     # Staff PINs (403).
     "pin_invalid": _("That PIN is not right. Check it and try again."),
-    "pin_locked": _(
-        "Too many wrong PINs: PIN entry is locked for 15 minutes. A manager can unlock it."
-    ),
+    "pin_locked": _("Too many wrong PINs: PIN entry at this tablet is locked for 15 minutes."),
     "terminal_suspended": _(
         "PIN entry was locked too often: this tablet is suspended until the platform's "
         "operators lift the suspension."
