@@ -291,10 +291,16 @@ for _scope, _rate in TERMINAL_RATE_LIMITS.items():
 
 # Customer pages (loyalty.pages): per client IP, enrolments and lost-link requests (POSTs,
 # valid or not); per email address, the card-link emails the pages send (already enrolled,
-# lost link), so that nobody can flood an inbox through the forms.
+# lost link), so that nobody can flood an inbox through the forms. Per client IP too, the
+# counter tablet's pairing codes tried (loyalty.counter).
 PAGE_RATE_LIMITS = {
     scope: env(f"PAGE_RATE_LIMIT_{scope.upper()}", default)
-    for scope, default in {"enroll": "10/m", "lost_link": "5/m", "link_email": "3/h"}.items()
+    for scope, default in {
+        "enroll": "10/m",
+        "lost_link": "5/m",
+        "link_email": "3/h",
+        "pair": "10/m",
+    }.items()
 }
 for _scope, _rate in PAGE_RATE_LIMITS.items():
     if not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", _rate):

@@ -37,6 +37,9 @@ urlpatterns = [
     # Customer pages: /, /enroll/<merchant>/, /card/<token>/, /card/lost/, each also under a
     # language prefix (/fr/...).
     path("", include("loyalty.pages.urls")),
+    # The counter tablet: /counter/, /counter/pair/, each also under a language prefix (the
+    # `lang` converter the customer pages' urls register, above).
+    path("", include("loyalty.counter.urls")),
 ]
 
 handler404 = "loyalty.pages.views.not_found"

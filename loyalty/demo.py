@@ -10,6 +10,7 @@ from django.urls import reverse
 from loyalty import card_links
 from loyalty.models import Card, Program, Reward
 from loyalty.services import ledger
+from loyalty.services.pairing import create_pairing_code, display
 from loyalty.services.staff_pins import set_staff_pin
 from loyalty.services.terminal_keys import issue_terminal_key, revoke_terminal_keys
 from merchants.models import DEFAULT_BRAND_COLOR, Merchant, Store
@@ -81,6 +82,8 @@ class DemoResult:
     # Per merchant, its enrolment page and the card page of its first demo card.
     enrollment_paths: dict[str, str] = field(default_factory=dict)
     card_paths: dict[str, str] = field(default_factory=dict)
+    # A code that pairs a counter tablet with the bakery's main store (10 minutes).
+    pairing_code: str = ""
 
 
 def _store(merchant: Merchant, code: str, name: str) -> Store:
@@ -142,4 +145,7 @@ def load_demo() -> DemoResult:
         revoke_terminal_keys(store=main, name=DEMO_TERMINAL_NAME)
         _, key = issue_terminal_key(store=main, name=DEMO_TERMINAL_NAME)
         result.terminal_keys[merchant.slug] = key
+        if not result.pairing_code:
+            _, code = create_pairing_code(store=main, terminal_name="Counter tablet")
+            result.pairing_code = display(code)
     return result

@@ -98,6 +98,24 @@ class IdempotencyKeyReused(DomainError):
     default_detail = "This Idempotency-Key was already used with another request."
 
 
+class PairingCodeInvalid(DomainError):
+    code = "pairing_code_invalid"
+    status = 404
+    default_detail = "This pairing code does not exist."
+
+
+class PairingCodeExpired(DomainError):
+    code = "pairing_code_expired"
+    status = 410
+    default_detail = "This pairing code has expired."
+
+
+class PairingCodeUsed(DomainError):
+    code = "pairing_code_used"
+    status = 410
+    default_detail = "This pairing code has already been used."
+
+
 class RetryLater(DomainError):
     """An error the client should retry after `retry_after` seconds (sent as Retry-After)."""
 
@@ -143,6 +161,9 @@ __all__ = [
     "NoLiveProgram",
     "NotFound",
     "NotVoidable",
+    "PairingCodeExpired",
+    "PairingCodeInvalid",
+    "PairingCodeUsed",
     "PinInvalid",
     "PinLocked",
     "PointsNotEnabled",

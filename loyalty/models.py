@@ -336,6 +336,29 @@ class TerminalKey(AbstractAPIKey):
         verbose_name_plural = "terminal API keys"
 
 
+class PairingCode(models.Model):
+    """A one-time code that pairs a counter tablet with a store: redeemed from the tablet's
+    pairing page, it makes the terminal key and hands it to that tablet alone. Only the
+    code's keyed digest is stored."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    terminal_name = models.CharField(max_length=50)
+    code_digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # The key the redemption made; revoking it ends the pairing.
+    terminal_key = models.OneToOneField(
+        TerminalKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="pairing"
+    )
+
+    def __str__(self) -> str:
+        return f"pairing of {self.terminal_name!r} at {self.store_id}"
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an Idempotency-Key, replayed to retries.
 

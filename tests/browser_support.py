@@ -6,6 +6,10 @@ from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE_URL = "/static/vendor/axe-core/axe.min.js"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PHONE = {"width": 375, "height": 812}
+TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1280, "height": 900}
 
 # Collected in the page before any of its scripts run: the browser fires this event for
 # every resource or inline block the policy refuses.
@@ -92,3 +96,26 @@ class Visit:
             }""",
             list(skip_rules),
         )
+
+
+def check_page(
+    visit, name: str, summaries: dict, *, screenshot: bool = True, viewports=(PHONE, DESKTOP)
+) -> None:
+    """axe-core finds nothing serious or critical, the page keeps to the policy and to our
+    origin, it does not scroll sideways at 320 px, and it is photographed at each of
+    `viewports` (375 and 1280 px unless told) into tests/artifacts/<name>-<width>.png."""
+    summary = visit.accessibility_summary()
+    summaries[name] = {key: summary[key] for key in ("violations", "passes", "other")}
+    assert summary["serious"] == [], name
+    visit.assert_no_csp_violation()
+    visit.assert_same_origin_only()
+    page = visit.page
+    size = page.viewport_size
+    page.set_viewport_size({"width": 320, "height": 700})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320, name
+    if screenshot:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for viewport in viewports:
+            page.set_viewport_size(viewport)
+            page.screenshot(path=ARTIFACTS / f"{name}-{viewport['width']}.png", full_page=True)
+    page.set_viewport_size(size)

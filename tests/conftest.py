@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from config.env import env_bool
-from tests.browser_support import CHROMIUM, Visit
+from tests.browser_support import ARTIFACTS, CHROMIUM, Visit
 from tests.factories import CardFactory, MerchantFactory, ProgramFactory, StoreFactory
 
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -153,6 +153,19 @@ def test_database_url():
         f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/"
         f"{database['NAME']}"
     )
+
+
+@pytest.fixture(scope="session")
+def axe_summaries():
+    """Every page's axe-core summary (violations by impact, rules passed), written to
+    tests/artifacts/axe-summary.json when the session ends."""
+    summaries = {}
+    yield summaries
+    if summaries:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / "axe-summary.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**known, **summaries}, indent=2, sort_keys=True) + "\n")
 
 
 # The browser tests' Debian chromium, driven by Playwright (tests/browser_support.py).

@@ -7,9 +7,7 @@ axe-core's summary of each page (violations by impact, rules passed) is written 
 tests/artifacts/axe-summary.json.
 """
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.flatpages.models import FlatPage
@@ -17,25 +15,12 @@ from django.contrib.sites.models import Site
 
 from loyalty import card_links
 from loyalty.services import ledger
+from tests.browser_support import check_page
 from tests.factories import CardFactory, CustomerFactory, ProgramFactory, StoreFactory
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="session")
-def axe_summaries():
-    """Every page's axe-core summary, written out when the session ends."""
-    summaries = {}
-    yield summaries
-    if summaries:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / "axe-summary.json"
-        known = json.loads(path.read_text()) if path.exists() else {}
-        path.write_text(json.dumps({**known, **summaries}, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.fixture
@@ -82,26 +67,6 @@ def phone(browser, live_server):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2)
     yield Visit(context.new_page(), live_server.url)
     context.close()
-
-
-def check_page(visit, name: str, summaries: dict, *, screenshot: bool = True) -> None:
-    """axe-core finds nothing serious or critical, the page keeps to the policy and to our
-    origin, it does not scroll sideways at 320 px, and it is photographed at 375 and 1280 px."""
-    summary = visit.accessibility_summary()
-    summaries[name] = {key: summary[key] for key in ("violations", "passes", "other")}
-    assert summary["serious"] == [], name
-    visit.assert_no_csp_violation()
-    visit.assert_same_origin_only()
-    page = visit.page
-    size = page.viewport_size
-    page.set_viewport_size({"width": 320, "height": 700})
-    assert page.evaluate("document.documentElement.scrollWidth") <= 320, name
-    if screenshot:
-        ARTIFACTS.mkdir(exist_ok=True)
-        for viewport in (PHONE, DESKTOP):
-            page.set_viewport_size(viewport)
-            page.screenshot(path=ARTIFACTS / f"{name}-{viewport['width']}.png", full_page=True)
-    page.set_viewport_size(size)
 
 
 def test_a_customer_enrols_on_a_phone_and_follows_the_link_to_the_card(shop, phone, axe_summaries):

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from config.env import env, env_bool, env_int
 from loyalty.models import Card, Program, StaffPin, TerminalKey, Transaction
+from loyalty.services import pairing
 from merchants.models import Merchant, Store
 
 
@@ -166,5 +168,9 @@ def test_load_demo_is_idempotent_and_shows_two_tenants(capsys, settings):
     }
     assert "http://127.0.0.1:8000/enroll/demo-bakery/" in first
     assert "http://127.0.0.1:8000/enroll/demo-books/" in first
+    # The counter tablet's pairing code, redeemable as printed.
+    code = re.search(r"counter/pair/ with the code (\S+)", first).group(1)
+    terminal_key, _ = pairing.redeem_pairing_code(code=code)
+    assert (terminal_key.store.merchant.slug, terminal_key.store.code) == ("demo-bakery", "main")
     for card in Card.objects.all():
         assert card.points_balance == sum(card.transactions.values_list("points_delta", flat=True))

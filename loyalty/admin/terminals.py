@@ -3,6 +3,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from loyalty.admin.base import ReadOnlyAdmin
+from loyalty.counter.admin import PairingAdminMixin
 from loyalty.models import TaskRun, TerminalKey
 from loyalty.services import staff_pins
 from merchants.scoped_admin import MerchantScopedAdmin
@@ -26,9 +27,11 @@ class SuspendedFilter(admin.SimpleListFilter):
 
 
 @admin.register(TerminalKey)
-class TerminalKeyAdmin(MerchantScopedAdmin, APIKeyModelAdmin):
+class TerminalKeyAdmin(PairingAdminMixin, MerchantScopedAdmin, APIKeyModelAdmin):
     merchant_path = "store__merchant"
     store_path = "store"
+    # Owners and managers give their counters keys, usually by pairing a tablet.
+    staff_may_add = True
     list_display = [
         *APIKeyModelAdmin.list_display,
         "store",

@@ -60,7 +60,7 @@ def language_links(request) -> list[dict]:
     links = []
     for code in CODES:
         url = None
-        if match is not None and match.namespace == "pages":
+        if match is not None and match.namespace in ("pages", "counter"):
             try:
                 url = reverse(match.view_name, kwargs={**match.kwargs, "lang": code})
             except NoReverseMatch:

@@ -8,7 +8,6 @@ import datetime
 import hashlib
 from zoneinfo import ZoneInfo
 
-import segno
 from django.conf import settings
 from django.contrib.flatpages.models import FlatPage
 from django.http import Http404, HttpResponse
@@ -28,6 +27,7 @@ from loyalty.errors import AlreadyEnrolled, InvalidInput
 from loyalty.models import Card, Program, Reward, TransactionType
 from loyalty.pages.forms import EnrollmentForm, LostLinkForm
 from loyalty.pages.language import page_view, use_customer_language
+from loyalty.qr import qr_svg
 from loyalty.services import ledger
 from loyalty.services.card_link_emails import send_link_to_enrolled_customer, send_lost_card_links
 from merchants.branding import brand_colors
@@ -268,25 +268,8 @@ def _card_context(card: Card) -> dict:
         "card": card,
         "program": card.program,
         "card_number": number,
-        "qr_svg": _qr_svg(card.number, _("QR code of card %(number)s") % {"number": number}),
+        "qr_svg": qr_svg(card.number, _("QR code of card %(number)s") % {"number": number}),
     }
-
-
-def _qr_svg(data: str, title: str) -> str:
-    """The QR code the till scans, as inline SVG drawn on the server; black on white with its
-    quiet zone, whatever the page's colours."""
-    # make_qr: a full QR code; segno.make would pick a Micro QR for 12 digits, which
-    # many scanners do not read.
-    svg = segno.make_qr(data, error="m").svg_inline(
-        scale=1,
-        border=4,
-        dark="#000",
-        light="#fff",
-        omitsize=True,
-        svgclass="qr",
-        title=title,  # escaped by segno
-    )
-    return mark_safe(svg.replace("<svg ", '<svg role="img" ', 1))
 
 
 def _points_expiry(card: Card, now: datetime.datetime) -> datetime.datetime | None:

@@ -39,6 +39,10 @@ Demo data ready.
             )
         self.stdout.write(
             f"""
+  Counter tablet: http://127.0.0.1:8000/counter/pair/ with the code {demo.pairing_code}
+             (demo-bakery, store 'main'; valid 10 minutes, once; a new one: admin, Terminal
+             API keys, Pair a tablet)
+
   Try the terminal API:
     curl -s -H 'Authorization: Api-Key {bakery_key}' \\
       http://127.0.0.1:8000/api/v1/terminal/cards/{card}/
