@@ -240,6 +240,7 @@ def test_a_merchants_manager_sees_their_merchant_in_the_browser(operator_world, 
     _screenshot(visit, "manager-cards")
 
 
+@pytest.fixture
 def analytics_path(transactional_db):
     merchant = build_history()["merchant"]
     return (

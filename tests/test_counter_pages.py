@@ -14,8 +14,16 @@ from loyalty.counter.messages import ACTIVITY, ERRORS, FIELDS, TEXTS, counter_te
 from loyalty.models import TransactionType
 from merchants.errors import DomainError
 
-# Raised by the admin's restore of a trashed row, never by the terminal API or the pairing.
-NOT_FROM_THE_API = {"restore_conflict"}
+# Raised by the operator admin and the operations API (trash, anonymisation, roles) or the
+# wallet's own pages, never by the terminal API or the pairing.
+NOT_FROM_THE_API = {
+    "restore_conflict",
+    "not_in_trash",
+    "has_ledger_history",
+    "already_anonymised",
+    "not_allowed",
+    "wallet_disabled",
+}
 
 
 def _domain_error_codes() -> set[str]:

@@ -26,6 +26,10 @@ ERRORS = {
     "reward_unavailable": _("This reward is no longer offered: choose another one."),
     "already_enrolled": _("This email address already has a card: look the card up instead."),
     "no_live_program": _("This shop has no loyalty programme running at the moment."),
+    "retired_program_card": _(
+        "This customer still has a card of a retired programme here: ask an operator to "
+        "sort it out first."
+    ),
     "domain_error": _("The programme's rules do not allow this."),
     # Staff PINs (403).
     "pin_invalid": _("That PIN is not right. Check it and try again."),
