@@ -4,6 +4,7 @@ Postmark backend: retries, refusals, leases, parallel senders, and the rows it r
 import datetime
 import threading
 
+import kombu.exceptions
 import pytest
 import time_machine
 from anymail.backends.postmark import EmailBackend as PostmarkBackend
@@ -11,6 +12,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+import messaging.tasks
 from loyalty import emails
 from loyalty.services import ledger
 from messaging.models import OutgoingEmail, SuppressedAddress
@@ -334,3 +336,66 @@ def test_a_rolled_back_enrolment_sends_nothing(program, store, django_capture_on
     assert callbacks == []
     assert not OutgoingEmail.objects.exists()
     assert mail.outbox == []
+
+
+def test_a_retried_email_is_due_at_once_and_sent_when_the_retry_commits(
+    card, django_capture_on_commit_callbacks
+):
+    email = queue_enrollment_email(card)
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        status=Status.FAILED,
+        attempts=MAX_ATTEMPTS,
+        next_attempt_at=timezone.now() + datetime.timedelta(hours=1),
+        last_error="TimeoutError",
+    )
+
+    with django_capture_on_commit_callbacks(execute=True) as kicks:
+        assert retry_failed_emails(email_ids=[email.pk]) == 1
+
+    assert len(kicks) == 1
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.last_error) == (Status.SENT, 1, "")
+    assert [message.to for message in mail.outbox] == [[card.customer.email]]
+
+
+def test_retrying_no_failed_email_kicks_no_sender(card, django_capture_on_commit_callbacks):
+    email = queue_enrollment_email(card)
+
+    with django_capture_on_commit_callbacks(execute=True) as kicks:
+        assert retry_failed_emails(email_ids=[email.pk]) == 0
+
+    assert kicks == []
+    assert mail.outbox == []
+
+
+def test_a_broker_that_is_down_fails_neither_queueing_nor_a_retry(
+    card, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down():
+        raise kombu.exceptions.OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(messaging.tasks.send_queued_emails, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as kicks:
+        email = queue_enrollment_email(card)
+    OutgoingEmail.objects.filter(pk=email.pk).update(status=Status.FAILED)
+    with django_capture_on_commit_callbacks(execute=True) as retry_kicks:
+        assert retry_failed_emails(email_ids=[email.pk]) == 1
+
+    # Both kicks were made and failed; the every-minute schedule sends the row.
+    assert (len(kicks), len(retry_kicks)) == (1, 1)
+    email.refresh_from_db()
+    assert email.status == Status.QUEUED
+    assert mail.outbox == []
+
+
+def test_cancelling_a_customers_emails_leaves_those_already_sent_alone(card):
+    sent = queue_enrollment_email(card)
+    assert send_queued_emails().sent == 1
+    queued = queue_enrollment_email(card)
+
+    assert cancel_queued_emails(customer_id=card.customer_id, reason="Anonymised.") == 1
+
+    sent.refresh_from_db()
+    queued.refresh_from_db()
+    assert (sent.status, sent.last_error) == (Status.SENT, "")
+    assert (queued.status, queued.last_error) == (Status.CANCELLED, "Anonymised.")
