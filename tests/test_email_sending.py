@@ -293,6 +293,8 @@ def test_an_email_without_a_template_fails_with_the_reason(merchant):
 def test_retrying_failed_emails_queues_them_again_with_fresh_attempts(card):
     failed = queue_enrollment_email(card)
     sent = queue_enrollment_email(card)
+    not_chosen = queue_enrollment_email(card)
+    OutgoingEmail.objects.filter(pk=not_chosen.pk).update(status=Status.FAILED)
     OutgoingEmail.objects.filter(pk=failed.pk).update(
         status=Status.FAILED, attempts=4, last_error="Refused"
     )
@@ -303,6 +305,8 @@ def test_retrying_failed_emails_queues_them_again_with_fresh_attempts(card):
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.last_error) == (Status.QUEUED, 0, "")
     assert send_queued_emails().sent == 1
+    not_chosen.refresh_from_db()
+    assert not_chosen.status == Status.FAILED
 
 
 def test_an_enrolment_sends_its_emails_once_it_commits(

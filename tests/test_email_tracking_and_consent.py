@@ -4,6 +4,7 @@ unsubscribe link, and the email admin."""
 import base64
 import datetime
 import json
+import logging
 
 import pytest
 import time_machine
@@ -19,7 +20,7 @@ from messaging.services.consent import unsubscribe_url, withdraw_marketing_conse
 from messaging.services.operations import send_test_email
 from messaging.services.sending import send_queued_emails
 from messaging.services.tracking import record_delivery_event
-from tests.factories import OutgoingEmailFactory, UserFactory
+from tests.factories import CustomerFactory, OutgoingEmailFactory, UserFactory
 
 Status = OutgoingEmail.Status
 # The seeded templates, made again: a transactional test empties every table when it ends.
@@ -392,3 +393,47 @@ def test_withdrawing_consent_updates_the_callers_customer_too(card):
     assert customer.marketing_consent is False
     customer.refresh_from_db()
     assert customer.marketing_consent is False
+
+
+def test_an_event_for_an_unknown_message_is_logged_and_moves_nothing(sent_email, caplog):
+    caplog.set_level(logging.INFO, logger="messaging.services.tracking")
+
+    assert record_delivery_event(esp_message_id="pm-unknown", event_type="bounced") is False
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "Delivery event bounced for an unknown message"
+    ]
+    assert not SuppressedAddress.objects.exists()
+
+
+def test_an_unsubscribe_link_withdraws_its_own_customers_consent_only(client, merchant):
+    first = CustomerFactory(merchant=merchant, email="a@example.com", marketing_consent=True)
+    second = CustomerFactory(merchant=merchant, email="z@example.com", marketing_consent=True)
+
+    response = client.post(unsubscribe_url(second.pk).removeprefix("http://127.0.0.1:8000"))
+
+    assert response.status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.marketing_consent, second.marketing_consent) == (True, False)
+
+
+def test_a_test_email_of_a_code_without_a_sample_still_goes_from_the_bare_address(settings):
+    # A row of a code no app sends any more (the admin refuses new ones).
+    settings.DEFAULT_FROM_EMAIL = "Loyalty <loyalty@example.com>"
+    row = EmailTemplate.objects.create(
+        code="retired_code",
+        subject="Hello {{ first_name }}",
+        text_body="Text {{ merchant_name }}",
+        html_body="<p>html</p>",
+    )
+
+    send_test_email(template=row, to="ops@example.com")
+
+    [message] = mail.outbox
+    assert (message.from_email, message.subject, message.body) == (
+        "loyalty@example.com",
+        "Hello",
+        "Text ",
+    )
+    assert "List-Unsubscribe" not in message.extra_headers
