@@ -19,7 +19,7 @@ from messaging.models import EmailTemplate, OutgoingEmail, SuppressedAddress
 from messaging.services import EmailRequest, queue_emails
 from messaging.services.operations import cancel_queued_emails, retry_failed_emails
 from messaging.services.sending import LEASE, MAX_ATTEMPTS, RETRY_DELAY, send_queued_emails
-from tests import fake_postmark
+from tests import fake_postmark, fake_smtp
 from tests.factories import CardFactory, CustomerFactory
 
 # The seeded templates, made again: a transactional test empties every table when it ends.
@@ -588,14 +588,22 @@ def test_each_email_of_a_batch_gets_its_own_locale_and_overriding_template(
     assert set(OutgoingEmail.objects.values_list("esp_message_id", flat=True)) == {""}
 
 
-def test_a_batch_is_the_100_oldest_due_emails(merchant):
-    queue_emails([enrollment_request(merchant, f"c{n}@example.com") for n in range(101)])
+def test_a_batch_is_the_100_oldest_due_emails_and_max_batches_counts_them(merchant):
+    queue_emails([enrollment_request(merchant, f"c{n}@example.com") for n in range(201)])
 
     assert send_queued_emails(max_batches=1).sent == 100
-
     assert [message.to[0] for message in mail.outbox] == [f"c{n}@example.com" for n in range(100)]
-    assert OutgoingEmail.objects.get(status=Status.QUEUED).to == "c100@example.com"
+    assert send_queued_emails(max_batches=1).sent == 100
+    assert OutgoingEmail.objects.get(status=Status.QUEUED).to == "c200@example.com"
     assert send_queued_emails().sent == 1
+
+
+def test_a_sender_stops_after_max_batches(merchant):
+    queue_emails([enrollment_request(merchant, f"c{n}@example.com") for n in range(201)])
+
+    assert send_queued_emails(max_batches=2).sent == 200
+
+    assert OutgoingEmail.objects.get(status=Status.QUEUED).to == "c200@example.com"
 
 
 def test_a_row_whose_senders_died_four_times_is_given_up(postmark, merchant):
@@ -679,3 +687,60 @@ def test_outcomes_commit_without_waiting_for_the_disk_only_while_sending(
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_skips_the_rows_another_sender_holds_instead_of_waiting(merchant, settings):
+    settings.EMAIL_SEND_AFTER_COMMIT = False
+    queue_emails([enrollment_request(merchant, f"c{n}@example.com") for n in range(3)])
+    held = OutgoingEmail.objects.get(to="c0@example.com")
+    locked, sender_done = threading.Event(), threading.Event()
+
+    def other_sender():
+        # Holds the first row as a sender's claim does, until this sender is done (or 10 s).
+        try:
+            with transaction.atomic():
+                OutgoingEmail.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                sender_done.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_sender)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        counts = send_queued_emails(max_batches=1)
+        sender_done.set()
+    finally:
+        holder.join()
+
+    assert counts.sent == 2
+    assert sorted(message.to[0] for message in mail.outbox) == ["c1@example.com", "c2@example.com"]
+    held.refresh_from_db()
+    assert (held.status, held.attempts) == (Status.QUEUED, 0)
+
+
+def test_a_recipient_refused_over_smtp_fails_at_once_with_the_servers_words(merchant, settings):
+    server = fake_smtp.RefusingSmtpServer()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    queue_emails([enrollment_request(merchant, "ana@example.com")])
+    try:
+        assert send_queued_emails().as_dict() == {
+            "sent": 0,
+            "retried": 0,
+            "failed": 1,
+            "cancelled": 0,
+        }
+    finally:
+        server.stop()
+
+    email = OutgoingEmail.objects.get()
+    assert email.status == Status.FAILED
+    assert email.last_error == (
+        "Refused: {'ana@example.com': (550, b'5.1.1 Mailbox unavailable')}."
+    )
