@@ -636,18 +636,19 @@ def test_an_outcome_is_not_recorded_once_another_sender_took_the_row_over(
     postmark, merchant, monkeypatch
 ):
     queue_emails([enrollment_request(merchant, "ana@example.com")])
+    email = OutgoingEmail.objects.get(to="ana@example.com")
     taken_over = timezone.now() + 2 * LEASE
     send_messages = PostmarkBackend.send_messages
 
     def taken_over_while_sending(self, messages):
         # As if this sender had stalled past its lease and another had claimed the row.
-        OutgoingEmail.objects.update(lease_expires_at=taken_over, attempts=2)
+        OutgoingEmail.objects.filter(pk=email.pk).update(lease_expires_at=taken_over, attempts=2)
         return send_messages(self, messages)
 
     monkeypatch.setattr(PostmarkBackend, "send_messages", taken_over_while_sending)
     send_queued_emails(max_batches=1)
 
-    email = OutgoingEmail.objects.get()
+    email.refresh_from_db()
     assert (email.status, email.lease_expires_at, email.attempts) == (
         Status.SENDING,
         taken_over,
