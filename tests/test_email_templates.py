@@ -67,6 +67,23 @@ def test_the_store_override_wins_then_the_merchant_then_the_default_then_english
     assert resolve_template(code="other", locale="en", merchant_id=None, store_id=None) is None
 
 
+def test_another_locale_falls_back_to_the_english_default_only(merchant, store):
+    default_en = template(locale="en")
+    template(locale="de")
+    merchant_en = template(locale="en", merchant=merchant)
+
+    def resolve(code, locale):
+        return resolve_template(code=code, locale=locale, merchant_id=merchant.pk, store_id=None)
+
+    # Not the German default, which sorts before English.
+    assert resolve("test_code", "fr") == default_en
+    # Without an English default, the merchant's English override stands in for nothing.
+    template(code="no_default", locale="en", merchant=merchant)
+    template(code="no_default", locale="en", merchant=merchant, store=store)
+    assert resolve("no_default", "fr") is None
+    assert resolve("test_code", "en") == merchant_en
+
+
 def test_an_override_of_another_merchants_store_is_never_used(merchant, store):
     default_fr = template(locale="fr")
     rival_store = StoreFactory()

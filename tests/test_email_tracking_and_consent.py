@@ -2,19 +2,25 @@
 unsubscribe link, and the email admin."""
 
 import base64
+import datetime
 import json
+import logging
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty import emails
 from messaging.checks import check_webhook_secret
 from messaging.models import EmailTemplate, OutgoingEmail, SuppressedAddress
 from messaging.services import queue_emails
-from messaging.services.consent import unsubscribe_url
+from messaging.services.consent import unsubscribe_url, withdraw_marketing_consent
+from messaging.services.operations import send_test_email
 from messaging.services.sending import send_queued_emails
-from tests.factories import OutgoingEmailFactory, UserFactory
+from messaging.services.tracking import record_delivery_event
+from tests.factories import CustomerFactory, OutgoingEmailFactory, UserFactory
 
 Status = OutgoingEmail.Status
 # The seeded templates, made again: a transactional test empties every table when it ends.
@@ -261,3 +267,173 @@ def test_an_esp_without_a_webhook_secret_fails_the_system_check(settings):
 
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": SECRET}
     assert check_webhook_secret(None) == []
+
+
+def test_a_repeated_event_keeps_the_first_ones_time_and_a_delivery_records_no_error(
+    client, webhook_secret, sent_email
+):
+    assert post_event(client, delivery()).status_code == 200
+    later = {**delivery(), "DeliveredAt": "2026-06-10T08:30:00Z"}
+    assert post_event(client, later).status_code == 200
+
+    sent_email.refresh_from_db()
+    assert sent_email.status == Status.DELIVERED
+    assert sent_email.last_event_at.isoformat() == "2026-06-10T08:00:05+00:00"
+    # The delivery's details are not an error.
+    assert sent_email.last_error == ""
+    assert not SuppressedAddress.objects.exists()
+
+
+def test_the_service_says_whether_the_status_moved(sent_email):
+    event = {"esp_message_id": "pm-1", "recipient": "ana@example.com"}
+
+    assert record_delivery_event(event_type="opened", **event) is True
+    assert record_delivery_event(event_type="opened", **event) is False
+    assert record_delivery_event(event_type="delivered", **event) is False
+    assert record_delivery_event(event_type="clicked", **event) is True
+
+    sent_email.refresh_from_db()
+    assert sent_email.status == Status.CLICKED
+
+
+def test_an_event_without_a_time_is_dated_when_it_arrives(sent_email):
+    with time_machine.travel(datetime.datetime(2026, 6, 10, 12, 0, tzinfo=datetime.UTC)):
+        assert record_delivery_event(esp_message_id="pm-1", event_type="delivered")
+
+    sent_email.refresh_from_db()
+    assert sent_email.last_event_at == datetime.datetime(2026, 6, 10, 12, 0, tzinfo=datetime.UTC)
+
+
+def test_events_the_log_does_not_record_or_without_a_message_id_change_nothing(merchant):
+    sent = OutgoingEmailFactory(merchant=merchant, status=Status.SENT, esp_message_id="pm-1")
+    # Not sent yet, so without an ESP id: an event naming no message must not find it.
+    queued = OutgoingEmailFactory(merchant=merchant, status=Status.QUEUED)
+
+    for event_type in ("queued", "sent", "deferred", "unknown"):
+        assert record_delivery_event(esp_message_id="pm-1", event_type=event_type) is False
+    assert record_delivery_event(esp_message_id="", event_type="bounced") is False
+
+    for email, status in ((sent, Status.SENT), (queued, Status.QUEUED)):
+        email.refresh_from_db()
+        assert (email.status, email.last_event_at, email.last_error) == (status, None, "")
+    assert not SuppressedAddress.objects.exists()
+
+
+def test_a_bounce_suppresses_the_address_it_names_else_the_emails_own(merchant):
+    OutgoingEmailFactory(
+        merchant=merchant, to="ana@example.com", status=Status.SENT, esp_message_id="pm-1"
+    )
+    OutgoingEmailFactory(
+        merchant=merchant, to="Bob@Example.com", status=Status.SENT, esp_message_id="pm-2"
+    )
+
+    record_delivery_event(
+        esp_message_id="pm-1",
+        event_type="bounced",
+        recipient="Ana.Alias@Example.com",
+        description="Mailbox full",
+    )
+    record_delivery_event(esp_message_id="pm-2", event_type="complained")
+
+    assert sorted(SuppressedAddress.objects.values_list("address", "reason", "detail")) == [
+        ("ana.alias@example.com", "bounced", "Mailbox full"),
+        ("bob@example.com", "complained", ""),
+    ]
+
+
+def test_a_bounce_after_a_complaint_keeps_the_complaint_and_the_first_reason(merchant):
+    email = OutgoingEmailFactory(
+        merchant=merchant, to="ana@example.com", status=Status.SENT, esp_message_id="pm-1"
+    )
+    event = {"esp_message_id": "pm-1", "recipient": "ana@example.com"}
+    record_delivery_event(event_type="complained", description="Marked as spam", **event)
+
+    assert record_delivery_event(event_type="bounced", description="Later bounce", **event) is False
+
+    email.refresh_from_db()
+    assert (email.status, email.last_error) == (Status.COMPLAINED, "Marked as spam")
+    suppressed = SuppressedAddress.objects.get()
+    assert (suppressed.reason, suppressed.detail) == ("complained", "Marked as spam")
+
+
+def test_a_test_email_is_the_template_with_its_sample_from_the_sample_merchant(settings):
+    settings.DEFAULT_FROM_EMAIL = "Loyalty <loyalty@example.com>"
+    row = EmailTemplate.objects.get(code=emails.ENROLLMENT, locale="en", merchant=None)
+
+    send_test_email(template=row, to="ops@example.com")
+
+    [message] = mail.outbox
+    sample = emails.SAMPLE_CONTEXTS[emails.ENROLLMENT]
+    assert message.from_email == "Alice's Bakery <loyalty@example.com>"
+    assert message.to == ["ops@example.com"]
+    assert message.subject == "Welcome to Bakery Rewards at Alice's Bakery"
+    assert message.body.startswith("Hello Nina,\n")
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html" and sample["card_url"] in html
+    # Not a marketing email: no unsubscribe link to offer.
+    assert "List-Unsubscribe" not in message.extra_headers
+
+
+def test_an_anonymised_customers_unsubscribe_link_is_404(client, card):
+    link = unsubscribe_url(card.customer_id).removeprefix("http://127.0.0.1:8000")
+    card.customer.anonymized_at = timezone.now()
+    card.customer.save()
+
+    assert client.get(link).status_code == 404
+    assert client.post(link).status_code == 404
+
+
+def test_withdrawing_consent_updates_the_callers_customer_too(card):
+    customer = card.customer
+    customer.marketing_consent = True
+    customer.save()
+
+    withdraw_marketing_consent(customer=customer)
+
+    assert customer.marketing_consent is False
+    customer.refresh_from_db()
+    assert customer.marketing_consent is False
+
+
+def test_an_event_for_an_unknown_message_is_logged_and_moves_nothing(sent_email, caplog):
+    caplog.set_level(logging.INFO, logger="messaging.services.tracking")
+
+    assert record_delivery_event(esp_message_id="pm-unknown", event_type="bounced") is False
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "Delivery event bounced for an unknown message"
+    ]
+    assert not SuppressedAddress.objects.exists()
+
+
+def test_an_unsubscribe_link_withdraws_its_own_customers_consent_only(client, merchant):
+    first = CustomerFactory(merchant=merchant, email="a@example.com", marketing_consent=True)
+    second = CustomerFactory(merchant=merchant, email="z@example.com", marketing_consent=True)
+
+    response = client.post(unsubscribe_url(second.pk).removeprefix("http://127.0.0.1:8000"))
+
+    assert response.status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.marketing_consent, second.marketing_consent) == (True, False)
+
+
+def test_a_test_email_of_a_code_without_a_sample_still_goes_from_the_bare_address(settings):
+    # A row of a code no app sends any more (the admin refuses new ones).
+    settings.DEFAULT_FROM_EMAIL = "Loyalty <loyalty@example.com>"
+    row = EmailTemplate.objects.create(
+        code="retired_code",
+        subject="Hello {{ first_name }}",
+        text_body="Text {{ merchant_name }}",
+        html_body="<p>html</p>",
+    )
+
+    send_test_email(template=row, to="ops@example.com")
+
+    [message] = mail.outbox
+    assert (message.from_email, message.subject, message.body) == (
+        "loyalty@example.com",
+        "Hello",
+        "Text ",
+    )
+    assert "List-Unsubscribe" not in message.extra_headers

@@ -1,3 +1,7 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from messaging.models import OutgoingEmail
 from messaging.services import EmailRequest, queue_email, queue_emails
 
@@ -71,3 +75,20 @@ def test_a_single_email_is_queued_the_same_way(merchant):
     )
 
     assert OutgoingEmail.objects.get().context == {}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_outbox_is_written_by_copy_not_by_insert(merchant):
+    # A batch job queues hundreds of thousands: COPY is the path that keeps up.
+    with CaptureQueriesContext(connection) as queries:
+        recorded = queue_emails(
+            [
+                EmailRequest(
+                    merchant_id=merchant.pk, customer_id=None, to=f"{n}@example.com", template="w"
+                )
+                for n in range(3)
+            ]
+        )
+
+    assert recorded == OutgoingEmail.objects.count() == 3
+    assert [query["sql"] for query in queries.captured_queries if "INSERT" in query["sql"]] == []
