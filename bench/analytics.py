@@ -1,6 +1,6 @@
 """Benchmark of the merchant analytics API, on PostgreSQL.
 
-    .venv/bin/python bench/analytics.py [--database-url postgres://.../loyalty_analytics_bench]
+    .venv/bin/python bench/analytics.py [--database-url postgres://.../loyalty_bench_analytics]
         [--cards 100000] [--rows 5000000] [--reuse-data] [--earns 500]
 
 Builds (unless --reuse-data, which keeps the database of an earlier run) two merchants with
@@ -31,12 +31,12 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loyalty_analytics_bench"
+from bench.expire import recreate_database, setup_django  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_analytics"
 ENDPOINTS = ("cohorts", "churn", "revenue", "health")
 WARM_RUNS = 3
 EARN_BLOCKS = 2
@@ -49,30 +49,6 @@ COVERING_INDEX_SQL = (
     "ON loyalty_transaction (merchant_id, created_at) INCLUDE (id, type, card_id, store_id, "
     "points_delta, stamps_balance_after, purchase_amount_cents)"
 )
-
-
-def recreate_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    if "bench" not in name:
-        sys.exit(f"Refusing to recreate {name!r}: a benchmark database's name holds 'bench'.")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SECRET_KEY"] = "benchmark"
-    os.environ["PIN_SECRET"] = "benchmark-only-pin-secret-benchmark-only-pin-secret"
-    # Not DEBUG: Django would keep every query in memory.
-    os.environ["DJANGO_DEBUG"] = "false"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "false"
-    os.environ["EMAIL_SEND_AFTER_COMMIT"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
 
 
 def load_merchant(*, slug: str, cards: int, rows_per_card: int, now: datetime.datetime) -> None:
@@ -116,12 +92,13 @@ def load_merchant(*, slug: str, cards: int, rows_per_card: int, now: datetime.da
         cursor.execute(
             """
             INSERT INTO loyalty_card (program_id, customer_id, enrolled_store_id, number,
-                points_balance, stamp_count, lifetime_points_earned, lifetime_points_redeemed,
+                link_key, wallet_pass_state, points_balance, stamp_count, lifetime_points_earned,
+                lifetime_points_redeemed,
                 lifetime_points_voided, lifetime_points_expired, last_activity_at, is_active,
                 created_at)
             SELECT %(p)s, c.id, (ARRAY[%(s0)s, %(s1)s, %(s2)s])[1 + c.id %% 3],
                 lpad((%(p)s::bigint * 10000000 + c.id)::text, 12, '0'),
-                1000, 0, 1000, 0, 0, 0, %(now)s, true,
+                gen_random_uuid(), '', 1000, 0, 1000, 0, 0, 0, %(now)s, true,
                 %(now)s - interval '730 days' * sqrt(((c.id * 7919) %% 10007) / 10007.0)
                     - (c.id %% 86400) * interval '1 second'
             FROM customers_customer AS c

@@ -55,6 +55,9 @@ def setup_django(url: str) -> None:
     os.environ["PIN_SECRET"] = "benchmark-only-pin-secret-benchmark-only-pin-secret"
     # Not DEBUG: Django would keep every query in memory.
     os.environ["DJANGO_DEBUG"] = "false"
+    # The analytics benchmark calls its endpoints through Django's test client.
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "false"
     # Expiry's emails are queued, not sent: sending them is bench/emails.py's measure.
     os.environ["EMAIL_SEND_AFTER_COMMIT"] = "false"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -96,11 +99,11 @@ def load_cards(*, slug: str, cards: int, now: datetime.datetime):
         cursor.execute(
             """
             INSERT INTO loyalty_card (program_id, customer_id, enrolled_store_id, number,
-                link_key, points_balance, stamp_count, lifetime_points_earned,
+                link_key, wallet_pass_state, points_balance, stamp_count, lifetime_points_earned,
                 lifetime_points_redeemed, lifetime_points_voided, lifetime_points_expired,
                 last_activity_at, is_active, created_at)
             SELECT %(p)s, c.id, %(s)s, lpad((%(p)s::bigint * 10000000 + c.id)::text, 12, '0'),
-                gen_random_uuid(),
+                gen_random_uuid(), '',
                 100 + c.id %% 400, 0, 100 + c.id %% 400, 0, 0, 0,
                 CASE WHEN c.id %% 2 = 0
                      THEN %(now)s - interval '400 days' - (c.id %% 86400) * interval '1 second'
@@ -133,10 +136,10 @@ def copy_cards(*, source, slug: str):
         cursor.execute(
             """
             INSERT INTO loyalty_card (program_id, customer_id, enrolled_store_id, number,
-                link_key, points_balance, stamp_count, lifetime_points_earned,
+                link_key, wallet_pass_state, points_balance, stamp_count, lifetime_points_earned,
                 lifetime_points_redeemed, lifetime_points_voided, lifetime_points_expired,
                 last_activity_at, is_active, created_at)
-            SELECT %s, customer_id, %s, 'c' || substr(number, 2), gen_random_uuid(),
+            SELECT %s, customer_id, %s, 'c' || substr(number, 2), gen_random_uuid(), '',
                 points_balance, stamp_count,
                 lifetime_points_earned, 0, 0, 0, last_activity_at, is_active, created_at
             FROM loyalty_card WHERE program_id = %s ORDER BY id
