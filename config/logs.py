@@ -82,6 +82,9 @@ class RequestIdFilter(logging.Filter):
 
 # What is masked, anywhere in a message or a traceback.
 _MASKS = (
+    # PostgreSQL quotes the values of the row a constraint refused: names, emails, phones.
+    (re.compile(r"(Failing row contains )\(.*\)"), r"\1(<row>)"),
+    (re.compile(r"(Key \(.*?\)=)\(.*?\)( already exists| is not present)"), r"\1(<value>)\2"),
     # Email addresses: an ESP's refusal or a database error can quote the customer's.
     (
         re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
@@ -93,9 +96,6 @@ _MASKS = (
     (re.compile(r"(/email/unsubscribe/)[^/\s?#'\"]+"), r"\1<token>"),
     # A terminal key, should an Authorization header ever be quoted.
     (re.compile(r"(Api-Key\s+)\S+", re.IGNORECASE), r"\1<key>"),
-    # PostgreSQL quotes the values of the row a constraint refused: names, emails, phones.
-    (re.compile(r"(Failing row contains )\(.*\)"), r"\1(<row>)"),
-    (re.compile(r"(Key \([^)]*\)=)\(.*?\)( already exists| is not present)"), r"\1(<value>)\2"),
 )
 
 

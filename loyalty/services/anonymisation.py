@@ -35,7 +35,7 @@ def anonymise_customer(*, customer: Customer, user, reason: str = "") -> Custome
             raise AlreadyAnonymised()
         cards = Card.all_objects.filter(customer=customer)
         card_ids, card_numbers = [], []
-        for card_id, number in cards.values_list("pk", "number"):
+        for card_id, number in cards.order_by("pk").values_list("pk", "number"):
             card_ids.append(card_id)
             card_numbers.append(number)
         cards.update(customer=None)
