@@ -13,6 +13,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env, env_bool, env_int, env_list, env_secret
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 SITE_ID = 1
 
 MIDDLEWARE = [
+    # First: every record of the request carries its id (README, "Logs").
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files with far-future caching of their hashed names, before anything else runs.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -366,12 +369,9 @@ GOOGLE_WALLET_API_URL = env(
     "GOOGLE_WALLET_API_URL", "https://walletobjects.googleapis.com/walletobjects/v1"
 )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    # Django's own logger has a console handler of its own in debug: without this, each of
-    # its messages would print twice, once there and once through the root logger.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
-}
+# Logs (README, "Logs"): plain lines by default, one JSON object per line with
+# LOG_FORMAT=json (production). Every record is masked and carries the request id.
+LOG_FORMAT = env("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))

@@ -52,6 +52,7 @@ def card_email(card: Card, code: str, **extra) -> EmailRequest:
         locale=customer.locale,
         is_marketing=code in MARKETING,
         context={**card_context(card), **extra},
+        card_id=card.pk,
     )
 
 

@@ -5,6 +5,7 @@ REDIS_URL (default: Redis database 4) and a queue of its own, and skips when Red
 answer."""
 
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from celery import Celery
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from config import logs
 from loyalty.models import TaskRun, TransactionType
 from loyalty.services.ledger import earn_points
 from loyalty.tasks import EXPIRE_POINTS
@@ -46,6 +48,8 @@ def worker(queue, tmp_path, test_database_url):
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": test_database_url,
         "CELERY_BROKER_URL": REDIS_URL,
+        # The production format: the request-id test reads the worker's records.
+        "LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue]
@@ -92,6 +96,42 @@ def test_the_worker_runs_the_scheduled_expiry_and_records_it(schedules, worker, 
     card.refresh_from_db()
     assert card.points_balance == 0
     assert card.transactions.filter(type=TransactionType.POINTS_EXPIRED).count() == 1
+
+
+def wait_for_the_run(worker) -> TaskRun:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and worker.poll() is None:
+        run = TaskRun.objects.filter(task=EXPIRE_POINTS).exclude(status="running").first()
+        if run is not None:
+            return run
+        time.sleep(0.2)
+    worker.terminate()
+    pytest.fail(f"no finished run recorded; worker output:\n{worker.log.read_text()}")
+
+
+def test_a_task_queued_during_a_request_logs_with_the_requests_id(worker, queue):
+    program = ProgramFactory(points_expiration_days=30)
+    card = CardFactory(program=program)
+    with time_machine.travel(datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=40)):
+        earn_points(card=card, store=None, points=25)
+
+    # As in a request: the id is in the context when the task is queued.
+    token = logs.request_id.set("till-7.req_42")
+    try:
+        Celery(broker=REDIS_URL, set_as_current=False).send_task(EXPIRE_POINTS, queue=queue)
+    finally:
+        logs.request_id.reset(token)
+
+    assert wait_for_the_run(worker).status == TaskRun.Status.SUCCEEDED
+    records = [
+        json.loads(line) for line in worker.log.read_text().splitlines() if line.startswith("{")
+    ]
+    (chunk,) = [record for record in records if record.get("event") == "expiry_chunk"]
+    assert (chunk["request_id"], chunk["chunk_cards"], chunk["chunk_points"]) == (
+        "till-7.req_42",
+        1,
+        25,
+    )
 
 
 def test_readyz_is_ok_when_the_broker_answers(client, settings):

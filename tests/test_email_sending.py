@@ -18,6 +18,7 @@ from loyalty.services import ledger
 from messaging.models import EmailTemplate, OutgoingEmail, SuppressedAddress
 from messaging.services import EmailRequest, queue_emails
 from messaging.services.operations import cancel_queued_emails, retry_failed_emails
+from messaging.services.outbox import kick_sender
 from messaging.services.sending import LEASE, MAX_ATTEMPTS, RETRY_DELAY, send_queued_emails
 from tests import fake_postmark, fake_smtp
 from tests.factories import CardFactory, CustomerFactory
@@ -386,7 +387,7 @@ def test_a_broker_that_is_down_fails_neither_queueing_nor_a_retry(
         assert retry_failed_emails(email_ids=[email.pk]) == 1
 
     # Both kicks were made and failed; the every-minute schedule sends the row.
-    assert (len(kicks), len(retry_kicks)) == (1, 1)
+    assert (kicks.count(kick_sender), retry_kicks.count(kick_sender)) == (1, 1)
     email.refresh_from_db()
     assert email.status == Status.QUEUED
     assert mail.outbox == []
@@ -475,8 +476,11 @@ def test_one_batch_counts_each_outcome_and_records_its_locale_and_subject(
     assert warnings[f"Email {retried.pk} not sent (attempt 1)"] == (
         f"Email {retried.pk} not sent (attempt 1): {retried.last_error}"
     )
+    # The ESP's words quote the address: the log masks it.
+    assert "refuse1@example.com" in refused.last_error
     assert warnings[f"Email {refused.pk} failed"] == (
-        f"Email {refused.pk} failed: {refused.last_error}"
+        f"Email {refused.pk} failed: "
+        + refused.last_error.replace("refuse1@example.com", "<email>")
     )
 
 

@@ -355,7 +355,10 @@ def test_a_sync_batch_with_one_permanently_failing_card(
     for card in (cards[0], cards[2]):
         stored = google_wallet.resources["loyaltyObject"][object_id(card)]
         assert stored["loyaltyPoints"]["balance"] == {"int": 20}
-    assert "failed in 3 sync runs in a row" in caplog.text
+    assert (
+        f"wallet_sync_exhausted merchant=alice-bakery card_id={broken.pk} http_status=400 "
+        "failed_runs=3"
+    ) in caplog.text
 
     google_wallet.failures.clear()
     sync_wallet_passes.delay()
@@ -457,15 +460,15 @@ def test_the_stale_mark_rides_on_the_cards_own_update(with_pass, card, program, 
 
 
 def test_with_the_wallet_off_a_change_queues_no_push(
-    with_pass, card, settings, django_capture_on_commit_callbacks
+    with_pass, card, settings, google_wallet, django_capture_on_commit_callbacks
 ):
     with_pass(card)
     settings.GOOGLE_WALLET_ISSUER_ID = ""
 
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         ledger.earn_points(card=card, store=None, points=3)
 
-    assert callbacks == []
+    assert google_wallet.requests == []
     assert state(card) == State.STALE
 
 

@@ -1,5 +1,7 @@
 """GDPR anonymisation: the person goes, their cards and ledger stay (unlinked)."""
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -8,9 +10,12 @@ from loyalty.models import Card
 from loyalty.services.idempotency import scrub_customer_responses
 from merchants.access import require_operations
 from merchants.errors import DomainError
-from merchants.models import AuditEntry
+from merchants.log_events import log_event_on_commit
+from merchants.models import AuditEntry, Merchant
 from merchants.services import record_audit
 from messaging.services.operations import forget_customer_emails
+
+logger = logging.getLogger(__name__)
 
 
 class AlreadyAnonymised(DomainError):
@@ -29,7 +34,10 @@ def anonymise_customer(*, customer: Customer, user, reason: str = "") -> Custome
         if customer.anonymized_at is not None:
             raise AlreadyAnonymised()
         cards = Card.all_objects.filter(customer=customer)
-        card_numbers = list(cards.values_list("number", flat=True))
+        card_ids, card_numbers = [], []
+        for card_id, number in cards.order_by("pk").values_list("pk", "number"):
+            card_ids.append(card_id)
+            card_numbers.append(number)
         cards.update(customer=None)
         customer.email = f"anonymised-{customer.pk}@anonymised.invalid"
         customer.first_name = ""
@@ -53,5 +61,18 @@ def anonymise_customer(*, customer: Customer, user, reason: str = "") -> Custome
                 "emails_cancelled": cancelled,
                 "stored_responses_scrubbed": scrubbed,
             },
+        )
+        # INFO: an erasure is routine work asked for by the customer, not a fault to look
+        # into; the audit trail says who did it and why.
+        log_event_on_commit(
+            logger,
+            "customer_anonymised",
+            merchant=Merchant.all_objects.values_list("slug", flat=True).get(
+                pk=customer.merchant_id
+            ),
+            customer_id=customer.pk,
+            card_ids=card_ids,
+            emails_cancelled=cancelled,
+            user_id=user.pk,
         )
     return customer

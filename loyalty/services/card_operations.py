@@ -3,6 +3,7 @@ grant a bonus, deactivate and reactivate. Every balance change goes through the 
 services; every operation is written to the audit trail with who, for which merchant and why.
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -11,8 +12,11 @@ from loyalty.errors import DomainError, InvalidInput
 from loyalty.models import Card, Transaction
 from loyalty.services import ledger
 from merchants.access import require_operations, scope_for
-from merchants.models import AuditEntry
+from merchants.log_events import log_event_on_commit
+from merchants.models import AuditEntry, Merchant, Store
 from merchants.services import record_audit
+
+logger = logging.getLogger(__name__)
 
 Action = AuditEntry.Action
 
@@ -105,6 +109,18 @@ def grant_bonus(*, cards, points: int, reason: str, user) -> BulkOutcome:
 
 def _set_active(*, cards, active: bool, reason: str, user, action: str) -> BulkOutcome:
     outcome = BulkOutcome()
+    cards = list(cards)
+    # For the log: the merchants' slugs and the stores' codes, in two queries for the lot.
+    merchants = dict(
+        Merchant.all_objects.filter(pk__in={c.program.merchant_id for c in cards}).values_list(
+            "pk", "slug"
+        )
+    )
+    stores = dict(
+        Store.all_objects.filter(pk__in={c.enrolled_store_id for c in cards}).values_list(
+            "pk", "code"
+        )
+    )
     for card in cards:
         try:
             require_operations(
@@ -126,6 +142,14 @@ def _set_active(*, cards, active: bool, reason: str, user, action: str) -> BulkO
                     obj=card,
                     merchant_id=card.program.merchant_id,
                     reason=reason,
+                )
+                log_event_on_commit(
+                    logger,
+                    "card_reactivated" if active else "card_deactivated",
+                    merchant=merchants.get(card.program.merchant_id),
+                    store=stores.get(card.enrolled_store_id),
+                    card_id=card.pk,
+                    user_id=user.pk,
                 )
         if updated:
             outcome.changed.append(card.number)

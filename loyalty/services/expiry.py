@@ -23,7 +23,9 @@ skipped too (the terminal's operation makes it active again). On SQLite, which h
 locks, the chunk query is a plain select inside a write transaction.
 """
 
+import contextvars
 import datetime
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -36,8 +38,11 @@ from django.utils import timezone
 
 from loyalty import card_links, card_numbers, emails
 from loyalty.models import Card, Program, TransactionType
+from merchants.log_events import log_event
 from merchants.models import Merchant
 from messaging.services import EmailRequest, queue_emails
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
 # Connections expiring at once, each over its own ranges of card ids: the database then
@@ -215,8 +220,13 @@ def _expire(
             connections.close_all()
 
     name = threading.current_thread().name
+    # Each walker runs in a copy of this context: its records carry the run's request id.
     walkers = [
-        threading.Thread(target=walk_ranges, name=f"{name}-expiry-{number}")
+        threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(walk_ranges,),
+            name=f"{name}-expiry-{number}",
+        )
         for number in range(WALKERS)
     ]
     for walker in walkers:
@@ -269,6 +279,14 @@ def _expire_range(
         ),
         after=after,
     ):
+        log_event(
+            logger,
+            "expiry_chunk",
+            merchant=program.merchant.slug,
+            program_id=program.pk,
+            chunk_cards=len(rows),
+            chunk_points=sum(row["points_balance"] for row in rows),
+        )
         queue_emails(
             [
                 _email(
@@ -414,6 +432,7 @@ def _email(program: Program, row: dict, template: str, **context) -> EmailReques
         merchant_id=program.merchant_id,
         customer_id=row["customer_id"],
         store_id=row["enrolled_store_id"],
+        card_id=row["pk"],
         to=row["customer__email"],
         template=template,
         context={

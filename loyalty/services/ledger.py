@@ -7,6 +7,7 @@ marked stale in the card's UPDATE and pushed after the commit.
 """
 
 import datetime
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,8 +39,11 @@ from loyalty.errors import (
 )
 from loyalty.models import Card, Program, Reward, StaffPin, Transaction, TransactionType
 from loyalty.wallet import services as wallet_services
+from merchants.log_events import log_event_on_commit
 from merchants.models import Store
 from messaging.services import queue_email
+
+logger = logging.getLogger(__name__)
 
 # Bounds that keep every figure far inside a 32-bit column.
 MAX_POINTS_PER_OPERATION = 1_000_000
@@ -101,10 +105,12 @@ def _card_transaction() -> Iterator[None]:
 
 def lock_card(card_id: int) -> Card:
     """The card row, locked until the end of the caller's transaction, with its programme,
-    customer and enrolling store (read, not locked)."""
+    merchant (for the log, without its logo), customer and enrolling store (read, not
+    locked)."""
     return (
         Card.all_objects.select_for_update(of=("self",))
-        .select_related("program", "customer", "enrolled_store")
+        .select_related("program__merchant", "customer", "enrolled_store")
+        .defer("program__merchant__logo")
         .get(pk=card_id)
     )
 
@@ -183,6 +189,19 @@ def _write(
     )
     card.save(update_fields=update_fields)
     entry.save(force_insert=True)
+    log_event_on_commit(
+        logger,
+        str(type),
+        merchant=card.program.merchant.slug,
+        store=store.code if store is not None else None,
+        card_id=card.pk,
+        transaction_id=entry.pk,
+        points=points_delta,
+        stamps=stamps_delta,
+        points_balance=card.points_balance,
+        stamp_count=card.stamp_count,
+        voids=entry.voids_id,
+    )
     return entry
 
 
@@ -255,6 +274,15 @@ def enroll_customer(
         card = _create_card(program=program, customer=customer, store=store)
         card.program = program
         bonus = program.welcome_bonus_points if program.has_points else 0
+        log_event_on_commit(
+            logger,
+            "card_enrolled",
+            merchant=program.merchant.slug,
+            store=store.code,
+            card_id=card.pk,
+            customer_id=customer.pk,
+            welcome_bonus_points=bonus,
+        )
         if bonus:
             _write(
                 card,

@@ -23,6 +23,7 @@ from loyalty.errors import WalletDisabled
 from loyalty.models import Card, Program, WalletClass, WalletPass
 from loyalty.wallet import config, passes
 from loyalty.wallet.client import WalletApiError, WalletClient
+from merchants.log_events import log_event
 from merchants.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -78,16 +79,21 @@ class SyncCounts:
 
 
 class _Pusher:
-    """Pushes passes through one client, each programme's class at most once."""
+    """Pushes passes through one client, each programme's class at most once. A sync run
+    (`counts_runs`) counts each failure as one more failed run on the pass."""
 
-    def __init__(self, client: WalletClient, *, force_classes: bool = False):
+    def __init__(
+        self, client: WalletClient, *, force_classes: bool = False, counts_runs: bool = False
+    ):
         self.client = client
         self.issuer_id = settings.GOOGLE_WALLET_ISSUER_ID
         self.force_classes = force_classes
+        self.counts_runs = counts_runs
         self.classes_done: set[int] = set()
 
     def push(self, card_id: int) -> str:
-        """Push one card's pass; the error, or empty on success."""
+        """Push one card's pass; the error, or empty on success. A failure is recorded on
+        the pass and logged."""
         card = (
             Card.all_objects.select_related("program__merchant", "customer", "wallet_pass")
             .filter(pk=card_id)
@@ -107,9 +113,7 @@ class _Pusher:
             if exc.status == 404 and wallet_pass.inserted_at is not None:
                 # The object is gone at Google: the next push inserts it again.
                 WalletPass.objects.filter(pk=card.pk).update(inserted_at=None)
-            WalletPass.objects.filter(pk=card.pk).update(
-                last_error=str(exc), last_failed_at=timezone.now()
-            )
+            self._record_failure(card, exc)
             return str(exc)
         now = timezone.now()
         WalletPass.objects.filter(pk=card.pk).update(
@@ -128,6 +132,28 @@ class _Pusher:
         if not shown.update(wallet_pass_state=State.SYNCED):
             live_cards.update(wallet_pass_state=State.STALE)
         return ""
+
+    def _record_failure(self, card: Card, error: WalletApiError) -> None:
+        """The error on the pass (and, in a sync run, one more failed run), and its log
+        record: WARNING, or ERROR once the pass has failed FAILING_AFTER_RUNS sync runs in a
+        row. The record gives the HTTP status, not Google's words, which may quote the pass
+        (the customer's first name): those are on the pass in the admin (last error)."""
+        wallet_pass = WalletPass.objects.filter(pk=card.pk)
+        wallet_pass.update(last_error=str(error), last_failed_at=timezone.now())
+        runs = None
+        if self.counts_runs:
+            wallet_pass.update(failed_runs=F("failed_runs") + 1)
+            runs = wallet_pass.values_list("failed_runs", flat=True).first() or 0
+        exhausted = runs is not None and runs >= FAILING_AFTER_RUNS
+        log_event(
+            logger,
+            "wallet_sync_exhausted" if exhausted else "wallet_sync_failed",
+            level=logging.ERROR if exhausted else logging.WARNING,
+            merchant=card.program.merchant.slug,
+            card_id=card.pk,
+            http_status=error.status,
+            failed_runs=runs,
+        )
 
     def _ensure_class(self, program: Program) -> None:
         if program.pk in self.classes_done:
@@ -170,7 +196,7 @@ def sync_stale_passes(
     """Push every stale pass (of the given merchants or cards; default all), batch after
     batch. `force` marks the selected passes stale first and pushes their classes again.
     One failing card never stops the batch; each failure counts one more failed run on its
-    pass, and a pass failing FAILING_AFTER_RUNS runs in a row is reported at ERROR."""
+    pass, and a pass failing FAILING_AFTER_RUNS runs in a row is logged at ERROR."""
     counts = SyncCounts()
     if not config.is_enabled():
         logger.info("Google Wallet is off (GOOGLE_WALLET_ISSUER_ID is not set); nothing to sync")
@@ -179,7 +205,7 @@ def sync_stale_passes(
     configuration = config.read_configuration()
     if not configuration.configured:
         raise ImproperlyConfigured(configuration.reason)
-    pusher = _Pusher(WalletClient.from_settings(sleep=sleep), force_classes=force)
+    pusher = _Pusher(WalletClient.from_settings(sleep=sleep), force_classes=force, counts_runs=True)
     cards = Card.all_objects.all()
     if merchants is not None:
         cards = cards.filter(program__merchant__in=merchants)
@@ -198,21 +224,5 @@ def sync_stale_passes(
             counts.failed += 1
             if len(counts.failed_card_ids) < MAX_REPORTED_IDS:
                 counts.failed_card_ids.append(card_id)
-            _count_failed_run(card_id, error)
         last_id = batch[-1]
     return counts
-
-
-def _count_failed_run(card_id: int, error: str) -> None:
-    WalletPass.objects.filter(pk=card_id).update(failed_runs=F("failed_runs") + 1)
-    failed_runs = WalletPass.objects.filter(pk=card_id).values_list("failed_runs", flat=True)
-    runs = failed_runs.first() or 0
-    if runs >= FAILING_AFTER_RUNS:
-        logger.error(
-            "Google Wallet pass of card %s failed in %s sync runs in a row: %s",
-            card_id,
-            runs,
-            error,
-        )
-    else:
-        logger.warning("Google Wallet pass of card %s failed: %s", card_id, error)

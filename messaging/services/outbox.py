@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from merchants.log_events import log_event
+from merchants.models import Merchant, Store
 from messaging.models import OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ class EmailRequest:
     locale: str = ""
     # Marketing email goes only to customers who consented, with an unsubscribe link.
     is_marketing: bool = False
+    # The card the email is about, for the log (README, "Logs"); not stored.
+    card_id: int | None = None
 
 
 _COPY_COLUMNS = (
@@ -72,7 +76,33 @@ def queue_emails(requests: list[EmailRequest]) -> int:
         _copy_into_outbox(requests)
     if settings.EMAIL_SEND_AFTER_COMMIT:
         transaction.on_commit(kick_sender, robust=True)
+    if logger.isEnabledFor(logging.INFO):
+        transaction.on_commit(lambda: _log_queued(requests), robust=True)
     return len(requests)
+
+
+def _log_queued(requests: list[EmailRequest]) -> None:
+    """One `email_queued` record per merchant and template (a batch job queues hundreds at
+    once), with the store and card when the record is about one email. Runs after the
+    commit, so the slugs' query is not made inside the caller's transaction."""
+    groups: dict[tuple[int, str], list[EmailRequest]] = {}
+    for request in requests:
+        groups.setdefault((request.merchant_id, request.template), []).append(request)
+    merchant_ids = {merchant_id for merchant_id, _ in groups}
+    store_ids = {r.store_id for r in requests if r.store_id is not None}
+    merchants = dict(Merchant.all_objects.filter(pk__in=merchant_ids).values_list("pk", "slug"))
+    stores = dict(Store.all_objects.filter(pk__in=store_ids).values_list("pk", "code"))
+    for (merchant_id, template), group in groups.items():
+        one = group[0] if len(group) == 1 else None
+        log_event(
+            logger,
+            "email_queued",
+            merchant=merchants.get(merchant_id),
+            store=stores.get(one.store_id) if one else None,
+            card_id=one.card_id if one else None,
+            template=template,
+            emails=len(group),
+        )
 
 
 def _copy_into_outbox(requests: list[EmailRequest]) -> None:
