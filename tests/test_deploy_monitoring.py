@@ -130,6 +130,20 @@ def test_metric_names_are_read_out_of_promql():
     assert metric_names(expr) == {"a_total", "b_seconds_bucket", "c", "d", "e"}
 
 
+def test_readme_anchors_are_made_as_github_makes_them():
+    markdown = (
+        "## Runbook: wallet sync\n```sh\n# a comment, not a heading\n```\n"
+        "#### Runbook: LoyaltyWebDown\n### Retries: idempotency, rate limits\n## Tests\n## Tests\n"
+    )
+    assert github_anchors(markdown) == {
+        "runbook-wallet-sync",
+        "runbook-loyaltywebdown",
+        "retries-idempotency-rate-limits",
+        "tests",
+        "tests-1",
+    }
+
+
 def test_the_metric_list_names_the_metrics_once_each():
     names = [line.strip() for line in METRICS.read_text().splitlines() if line.strip()]
     assert len(names) == len(set(names))
@@ -172,7 +186,13 @@ def test_the_rules_hold_every_contract_alert_with_its_priority_and_severity():
 
 
 def test_every_alert_has_a_summary_a_description_and_a_runbook_in_the_readme():
-    anchors = github_anchors(README.read_text())
+    readme = README.read_text()
+    anchors = github_anchors(readme)
+    alert_table = re.findall(r"^\| `(Loyalty\w+)` \|.*\]\(#(runbook-\w+)\) \|$", readme, re.M)
+    assert alert_table == [
+        (rule["alert"], rule["annotations"]["runbook_url"].removeprefix("README.md#"))
+        for rule in alert_rules()
+    ]
     for rule in alert_rules():
         annotations = rule["annotations"]
         assert annotations["summary"].strip(), rule["alert"]
