@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from messaging import metrics
 from messaging.models import OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def queue_emails(requests: list[EmailRequest]) -> int:
         )
     else:
         _copy_into_outbox(requests)
+    metrics.count_queued([r.template for r in requests])
     if settings.EMAIL_SEND_AFTER_COMMIT:
         transaction.on_commit(kick_sender, robust=True)
     return len(requests)
