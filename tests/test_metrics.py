@@ -5,6 +5,7 @@ processes: tests/test_metrics_processes.py."""
 
 import datetime
 import ipaddress
+import time
 
 import pytest
 import time_machine
@@ -13,7 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty import emails
-from loyalty.metrics.figures import FIGURES_CACHE_SECONDS
+from loyalty.metrics.figures import (
+    AT_RISK_KEY,
+    AT_RISK_REFRESH_ASKED_KEY,
+    AT_RISK_REFRESH_SECONDS,
+    FIGURES_CACHE_SECONDS,
+)
 from loyalty.metrics.tasks import SENDER_LAST_SUCCESS_KEY
 from loyalty.models import TaskRun
 from loyalty.services.ledger import add_stamps, adjust_points, earn_points, redeem_stamps
@@ -434,3 +440,26 @@ def test_a_scrape_within_the_cache_time_reads_nothing_from_the_database(
     assert fresh.value(issued, merchant="alice-bakery") == (
         first.value(issued, merchant="alice-bakery") + 10
     )
+
+
+def test_churn_risk_is_counted_by_a_worker_and_the_last_count_shown_meanwhile(
+    client, program, store
+):
+    card = CardFactory(program=program, enrolled_store=store)
+    # Three visits a day apart, then 38 days of silence: far past twice its median gap.
+    for days_ago in (40, 39, 38):
+        with time_machine.travel(timezone.now() - datetime.timedelta(days=days_ago)):
+            earn_points(card=card, store=store, points=1)
+    stale = time.time() - AT_RISK_REFRESH_SECONDS - 1
+    cache.set(AT_RISK_KEY, {"counted_at": stale, "cards": {"alice-bakery": 7}})
+    # Another process has asked a worker already.
+    cache.set(AT_RISK_REFRESH_ASKED_KEY, True)
+
+    meanwhile = scrape(client, fresh_figures=False)
+    cache.delete(AT_RISK_REFRESH_ASKED_KEY)
+    # Without a broker the worker's task runs in this process, on the scrape's asking.
+    recounted = scrape(client, fresh_figures=False)
+
+    assert meanwhile.value("loyalty_at_risk_cards", merchant="alice-bakery") == 7
+    assert recounted.value("loyalty_at_risk_cards", merchant="alice-bakery") == 1
+    assert cache.get(AT_RISK_KEY)["counted_at"] > stale

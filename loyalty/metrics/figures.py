@@ -1,10 +1,16 @@
-"""The business figures, read from the database when Prometheus scrapes `/metrics`, each
-scrape answered from the cache while it is fresh: FIGURES_CACHE_SECONDS, and for churn risk,
-a window query over each merchant's visits whose answer moves in days,
-AT_RISK_CACHE_SECONDS. With several web processes the cache must be shared (CACHE_URL) for
-one scrape a minute to cost one read."""
+"""The business figures, read from the database when Prometheus scrapes `/metrics` and kept
+in the cache for FIGURES_CACHE_SECONDS, so that the scrapes in between read nothing. With
+several web processes the cache must be shared (CACHE_URL) for that to hold across them.
+
+Churn risk is a window query over each merchant's visits, seconds long on a large ledger: far
+too slow for a scrape, which must answer within Prometheus's timeout. A worker counts it
+(`loyalty.refresh_at_risk_cards`) when a scrape finds the last count older than
+AT_RISK_REFRESH_SECONDS, and scrapes show the last count meanwhile; a card's risk moves in
+days."""
 
 import datetime
+import logging
+import time
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, Sum
@@ -16,14 +22,19 @@ from loyalty.analytics.router import analytics_reads
 from loyalty.analytics.selectors import ACTIVE_DAYS, churn_risk
 from loyalty.metrics.tasks import RECORDED_TASKS, SENDER_LAST_SUCCESS_KEY
 from loyalty.models import Card, Program, TaskRun, Transaction, TransactionType
-from loyalty.tasks import SYNC_WALLET_PASSES
+from loyalty.tasks import SYNC_WALLET_PASSES, refresh_at_risk_cards
 from merchants.models import Merchant
 from messaging.tasks import SEND_QUEUED_EMAILS
+
+logger = logging.getLogger(__name__)
 
 FIGURES_KEY = "metrics:business-figures"
 FIGURES_CACHE_SECONDS = 60
 AT_RISK_KEY = "metrics:at-risk-cards"
-AT_RISK_CACHE_SECONDS = 15 * 60
+AT_RISK_REFRESH_SECONDS = 15 * 60
+AT_RISK_REFRESH_ASKED_KEY = "metrics:at-risk-cards:refresh-asked"
+# Kept well past its refresh: a worker down for a while leaves the last count showing.
+AT_RISK_KEPT_SECONDS = 24 * 60 * 60
 
 
 def read_figures() -> dict:
@@ -127,6 +138,31 @@ def read_at_risk_cards() -> dict[str, int]:
     return at_risk
 
 
+def store_at_risk_cards() -> None:
+    """Count the cards at churn risk and keep the count for the scrapes (the task's work)."""
+    cache.set(
+        AT_RISK_KEY,
+        {"counted_at": time.time(), "cards": read_at_risk_cards()},
+        AT_RISK_KEPT_SECONDS,
+    )
+
+
+def at_risk_cards() -> dict[str, int]:
+    """The last count per merchant; a worker is asked for a new one when it is stale (once per
+    AT_RISK_REFRESH_SECONDS: the cache's add() is the throttle)."""
+    counted = cache.get(AT_RISK_KEY)
+    stale = counted is None or counted["counted_at"] < time.time() - AT_RISK_REFRESH_SECONDS
+    if stale and cache.add(AT_RISK_REFRESH_ASKED_KEY, True, AT_RISK_REFRESH_SECONDS):
+        try:
+            refresh_at_risk_cards.delay()
+        except Exception:  # kombu raises transport-specific errors
+            # The scrape still answers, with the last count; a later one asks again.
+            logger.exception("Could not ask a worker to count the cards at churn risk")
+        # Without a broker the task has just run in this process.
+        counted = cache.get(AT_RISK_KEY) or counted
+    return counted["cards"] if counted else {}
+
+
 def _cached(key: str, seconds: int, read):
     value = cache.get(key)
     if value is None:
@@ -152,11 +188,11 @@ _GAUGES = {
 
 class BusinessFiguresCollector:
     """The figures read from the database, each scrape answered from the cache while it is
-    fresh (FIGURES_CACHE_SECONDS; churn risk AT_RISK_CACHE_SECONDS)."""
+    fresh (FIGURES_CACHE_SECONDS); churn risk as a worker last counted it."""
 
     def collect(self):
         figures = _cached(FIGURES_KEY, FIGURES_CACHE_SECONDS, read_figures)
-        at_risk = _cached(AT_RISK_KEY, AT_RISK_CACHE_SECONDS, read_at_risk_cards)
+        at_risk = at_risk_cards()
         merchants = figures["merchants"]
         for field, (name, documentation) in _COUNTERS.items():
             family = CounterMetricFamily(name, documentation, labels=["merchant"])

@@ -5,20 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('loyalty', '0021_merge'),
-        ('merchants', '0005_merge'),
+        ("loyalty", "0021_merge"),
+        ("merchants", "0005_merge"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(condition=models.Q(('points_delta__gt', 0), ('type', 'points_adjusted')), fields=['merchant', 'points_delta'], name='ledger_adjusted_up'),
+            model_name="transaction",
+            index=models.Index(
+                condition=models.Q(("points_delta__gt", 0), ("type", "points_adjusted")),
+                fields=["merchant", "points_delta"],
+                name="ledger_adjusted_up",
+            ),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(condition=models.Q(('type', 'stamp_redeemed')), fields=['merchant'], name='ledger_stamps_redeemed'),
+            model_name="transaction",
+            index=models.Index(
+                condition=models.Q(("type", "stamp_redeemed")),
+                fields=["merchant"],
+                name="ledger_stamps_redeemed",
+            ),
         ),
     ]
