@@ -77,7 +77,8 @@ def read_figures() -> dict:
         stamp_completions = dict(
             Transaction.objects.filter(type=TransactionType.STAMP_REDEEMED)
             .values_list("merchant_id")
-            .annotate(Count("id"))
+            # COUNT(*): the partial index alone answers it (an index-only scan).
+            .annotate(completions=Count("*"))
             .order_by()
         )
         programs = dict(Program.objects.values_list("merchant_id").annotate(Count("id")).order_by())
