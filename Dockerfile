@@ -14,7 +14,8 @@ COPY . .
 RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only PIN_SECRET=collectstatic-only \
     python manage.py collectstatic --no-input -v 0
 
-RUN useradd --system --uid 1000 loyalty
+RUN useradd --system --uid 1000 loyalty \
+    && mkdir -p /var/lib/loyalty-metrics && chown loyalty /var/lib/loyalty-metrics
 USER loyalty
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

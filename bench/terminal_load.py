@@ -2,6 +2,7 @@
 """Load test of the terminal earn endpoint, with a trivial DRF endpoint as the ceiling.
 
     .venv/bin/python bench/terminal_load.py [--database-url URL] [--seconds 30]
+        [--port 8013] [--cache-url redis://127.0.0.1:6379/13] [--metrics-comparison]
 
 Recreates the PostgreSQL database named in --database-url (default: loyalty_bench on
 127.0.0.1), loads 10,000 cards and 50 terminal keys, starts gunicorn on 127.0.0.1:8013 and
@@ -12,6 +13,15 @@ ceiling endpoint. Then an open loop: earns sent on a fixed schedule (--open-rate
 --seconds, each at its time whether or not earlier ones have answered), with latency counted
 from the time each was due, and the share answered 201.
 Needs PostgreSQL, and Redis on 127.0.0.1:6379 for the shared rate-limit cache.
+
+--metrics-comparison measures only the earn, against two servers of the same shape on the same
+data, started side by side on --port and the next port: one with the metrics on
+(PROMETHEUS_MULTIPROC_DIR set, as production runs: every request counted and the terminal's
+latency timed, in files), one with them off (BENCH_METRICS=false: no request middleware, and
+the services' few counters in memory). They are driven in turn, --rounds times each, the
+order swapped every round so that the machine's load falls on both alike. It prints each
+phase's throughput, the means and their ratio, and the web processes' CPU time per earn
+(from /proc), which a shared machine's load disturbs far less than throughput.
 """
 
 import argparse
@@ -24,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -36,7 +47,7 @@ STAFF_PIN = "1234"
 LOAD_PROCESSES = 1
 
 
-def server_env(database_url: str) -> dict[str, str]:
+def server_env(database_url: str, cache_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -46,7 +57,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "DJANGO_DEBUG": "false",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_ALLOWED_HOSTS": HOST,
-        "CACHE_URL": "redis://127.0.0.1:6379/13",
+        "CACHE_URL": cache_url,
         "TERMINAL_RATE_LIMIT_EARN": "1000000/m",
         "LOG_LEVEL": "WARNING",
     }
@@ -277,13 +288,71 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def report(name: str, rate: float, latencies: list[float], statuses: dict) -> None:
     print(
-        f"{name:<14} {rate:8.0f} req/s   p50 {percentile(latencies, 0.50) * 1000:6.1f} ms   "
+        f"{name:<17} {rate:8.0f} req/s   p50 {percentile(latencies, 0.50) * 1000:6.1f} ms   "
         f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   statuses {statuses}",
         flush=True,
     )
 
 
+def compare_metrics(env: dict[str, str], keys, numbers, args) -> None:
+    global PORT
+    print(
+        f"gunicorn on {HOST}:{args.port} (metrics on) and :{args.port + 1} (off): "
+        f"{args.workers} workers x {args.threads} threads (gthread) each; {TERMINALS} "
+        f"terminals; {args.rounds} rounds of {args.seconds:.0f} s per server"
+    )
+    with tempfile.TemporaryDirectory(prefix="loyalty-bench-metrics-") as metrics_dir:
+        servers = {}
+        for mode, port in (("on", args.port), ("off", args.port + 1)):
+            mode_env = {**env, "BENCH_METRICS": "true" if mode == "on" else "false"}
+            if mode == "on":
+                mode_env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            PORT = port
+            servers[mode] = (port, start_server(mode_env, args.workers, args.threads))
+            measure(earn_load, (keys, numbers), 3)  # warm-up: connections, caches
+        rates: dict[str, list[float]] = {"on": [], "off": []}
+        cpu: dict[str, list[float]] = {"on": [], "off": []}
+        try:
+            for round_number in range(args.rounds):
+                for mode in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
+                    PORT, server = servers[mode]
+                    cpu_before = process_tree_cpu_seconds(server.pid)
+                    rate, latencies, statuses = measure(earn_load, (keys, numbers), args.seconds)
+                    cpu_per_earn = (process_tree_cpu_seconds(server.pid) - cpu_before) / len(
+                        latencies
+                    )
+                    report(f"earn, metrics {mode}", rate, latencies, statuses)
+                    rates[mode].append(rate)
+                    cpu[mode].append(cpu_per_earn)
+        finally:
+            for _, server in servers.values():
+                server.terminate()
+                server.wait(10)
+    on, off = statistics.mean(rates["on"]), statistics.mean(rates["off"])
+    cpu_on, cpu_off = statistics.mean(cpu["on"]), statistics.mean(cpu["off"])
+    print(
+        f"earn with metrics {on:.0f}/s, without {off:.0f}/s (means of {args.rounds} rounds): "
+        f"with / without = {on / off:.3f}"
+    )
+    print(
+        f"web CPU per earn with metrics {cpu_on * 1000:.2f} ms, without {cpu_off * 1000:.2f} ms: "
+        f"without / with = {cpu_off / cpu_on:.3f} (the throughput a CPU-bound server keeps)"
+    )
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of gunicorn's master and its workers (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    ticks = 0
+    for process in [str(pid), *children]:
+        # The fields after the command's closing parenthesis: utime and stime are 12th, 13th.
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
+    global PORT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/loyalty_bench"
@@ -292,14 +361,22 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--open-rate", type=float, default=100)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--metrics-comparison", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    env = server_env(args.database_url)
+    PORT = args.port
+    env = server_env(args.database_url, args.cache_url)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     print(f"Recreating {args.database_url} and loading {CARDS} cards ...", flush=True)
     recreate_database(args.database_url)
     keys, numbers = seed()
+    if args.metrics_comparison:
+        compare_metrics(env, keys, numbers, args)
+        return 0
     server = start_server(env, args.workers, args.threads)
     try:
         print(

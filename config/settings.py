@@ -4,6 +4,7 @@ With none set the project runs on embedded defaults: SQLite, Celery tasks run ea
 in-process, emails go to the console, Google Wallet is off.
 """
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -67,6 +68,8 @@ SITE_ID = 1
 MIDDLEWARE = [
     # First: every record of the request carries its id (README, "Logs").
     "config.logs.RequestIdMiddleware",
+    # Next: every answer counts, whichever middleware gives it, and its time is all of it.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files with far-future caching of their hashed names, before anything else runs.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -199,7 +202,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
 
 # Client IP: the number of reverse proxies in front of the app that append to
 # X-Forwarded-For. 0 (the default) ignores the header, which any client can write. The admin
@@ -208,6 +211,25 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more")
 RATELIMIT_IP_META_KEY = "config.client_ip.client_ip"
+
+# Prometheus metrics (README, "Metrics"): /metrics answers a request carrying
+# `Authorization: Bearer <METRICS_TOKEN>`, or one from an address in METRICS_ALLOWED_IPS
+# (addresses or networks, comma-separated, the client as config.client_ip sees it); anything
+# else is 403. Neither set: nobody reads them.
+METRICS_TOKEN = env_secret("METRICS_TOKEN") or ""
+try:
+    METRICS_ALLOWED_IPS = [
+        ipaddress.ip_network(entry, strict=False) for entry in env_list("METRICS_ALLOWED_IPS", [])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from None
+# Where every process writes its figures (read by prometheus_client itself, from the
+# environment), and the directories a scrape adds up: by default that one; more when
+# processes of several containers write to directories of their own on a shared volume.
+_PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+METRICS_MULTIPROC_DIRS = env_list(
+    "METRICS_MULTIPROC_DIRS", [_PROMETHEUS_MULTIPROC_DIR] if _PROMETHEUS_MULTIPROC_DIR else []
+)
 
 # Admin login throttling (django-axes): 5 failed logins for one username from one address
 # lock that pair out for 15 minutes; a right password clears the count. Attempts are rows in

@@ -1,6 +1,17 @@
 """Test settings: eager Celery with propagation, fast password hashing, local-memory cache."""
 
-from config.settings import *  # noqa: F403
+import atexit
+import os
+import shutil
+import tempfile
+
+# Metrics as under gunicorn: in files, in a directory of this test run's own (a worker a test
+# starts inherits it), removed when the run ends. Set before the settings read it and before
+# prometheus_client is imported, which reads it then.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-test-metrics-")
+atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+from config.settings import *  # noqa: E402, F403
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False

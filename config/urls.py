@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import health
+from config import health, metrics
 from loyalty.operations_api.urls import admin_urlpatterns, merchant_urlpatterns
 from loyalty.wallet import views as wallet_views
 
@@ -34,6 +34,8 @@ urlpatterns = [
     ),
     path("healthz/", health.healthz, name="healthz"),
     path("readyz/", health.readyz, name="readyz"),
+    # Prometheus scrapes, behind METRICS_TOKEN or METRICS_ALLOWED_IPS.
+    path("metrics", metrics.metrics, name="metrics"),
     # Customer pages: /, /enroll/<merchant>/, /card/<token>/, /card/lost/, each also under a
     # language prefix (/fr/...).
     path("", include("loyalty.pages.urls")),

@@ -6,6 +6,8 @@ class LoyaltyConfig(AppConfig):
     verbose_name = "Loyalty"
 
     def ready(self):
-        from loyalty import checks, emails  # noqa: F401  (checks registers the system checks)
+        # checks registers the system checks; metrics.tasks connects its Celery signals.
+        from loyalty import checks, emails  # noqa: F401
+        from loyalty.metrics import tasks  # noqa: F401
 
         emails.register_samples()

@@ -298,6 +298,18 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["card", "-id"], name="ledger_card_newest"),
             models.Index(fields=["merchant", "created_at"], name="ledger_merchant_created"),
+            # The metrics' lifetime figures (loyalty.metrics.figures): small, since these
+            # rows are a sliver of the ledger, and they spare a scan of it at every scrape.
+            models.Index(
+                fields=["merchant", "points_delta"],
+                condition=Q(type="points_adjusted", points_delta__gt=0),
+                name="ledger_adjusted_up",
+            ),
+            models.Index(
+                fields=["merchant"],
+                condition=Q(type="stamp_redeemed"),
+                name="ledger_stamps_redeemed",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

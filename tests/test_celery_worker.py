@@ -1,4 +1,5 @@
-"""A real Celery worker on a real Redis broker runs the nightly expiry and records it.
+"""A real Celery worker on a real Redis broker runs the nightly expiry, records it, and counts
+it in the metrics directory the web processes read (`/metrics`).
 
 The worker is a separate process on the test database, so this needs PostgreSQL. It uses
 REDIS_URL (default: Redis database 4) and a queue of its own, and skips when Redis does not
@@ -25,6 +26,7 @@ from loyalty.models import TaskRun, TransactionType
 from loyalty.services.ledger import earn_points
 from loyalty.tasks import EXPIRE_POINTS
 from tests.factories import CardFactory, ProgramFactory
+from tests.metrics_support import METRICS_TOKEN, scrape
 from tests.redis_support import REDIS_URL, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +52,9 @@ def worker(queue, tmp_path, test_database_url):
         "CELERY_BROKER_URL": REDIS_URL,
         # The production format: the request-id test reads the worker's records.
         "LOG_FORMAT": "json",
+        # The directory this test session's own metrics go to, as a worker on the same host
+        # shares the web processes' (config/settings_test.py).
+        "PROMETHEUS_MULTIPROC_DIR": os.environ["PROMETHEUS_MULTIPROC_DIR"],
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue]
@@ -147,3 +152,29 @@ def test_readyz_is_ok_when_the_broker_answers(client, settings):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_a_run_in_the_worker_shows_in_metrics(schedules, worker, queue, client, settings):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    ProgramFactory(points_expiration_days=30)
+    runs = {"task": EXPIRE_POINTS, "outcome": "succeeded"}
+    before = scrape(client).value("loyalty_task_runs_total", **runs)
+
+    Celery(broker=REDIS_URL, set_as_current=False).send_task(EXPIRE_POINTS, queue=queue)
+
+    # The worker counts the run once it has returned, just after it recorded it.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and worker.poll() is None:
+        after = scrape(client)
+        if after.value("loyalty_task_runs_total", **runs) > before:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the run never showed in /metrics; worker output:\n{worker.log.read_text()}")
+    run = TaskRun.objects.get(task=EXPIRE_POINTS)
+    assert after.value("loyalty_task_runs_total", **runs) == before + 1
+    assert after.value("loyalty_task_duration_seconds_count", task=EXPIRE_POINTS) >= 1
+    assert (
+        after.value("loyalty_task_last_success_timestamp_seconds", task=EXPIRE_POINTS)
+        == run.finished_at.timestamp()
+    )

@@ -376,18 +376,22 @@ def test_retrying_no_failed_email_kicks_no_sender(card, django_capture_on_commit
 def test_a_broker_that_is_down_fails_neither_queueing_nor_a_retry(
     card, monkeypatch, django_capture_on_commit_callbacks
 ):
+    kicks = []
+
     def broker_down():
+        kicks.append("kick")
         raise kombu.exceptions.OperationalError("[Errno 111] Connection refused")
 
     monkeypatch.setattr(messaging.tasks.send_queued_emails, "delay", broker_down)
-    with django_capture_on_commit_callbacks(execute=True) as kicks:
+    with django_capture_on_commit_callbacks(execute=True):
         email = queue_enrollment_email(card)
+    kicks_when_queued = len(kicks)
     OutgoingEmail.objects.filter(pk=email.pk).update(status=Status.FAILED)
-    with django_capture_on_commit_callbacks(execute=True) as retry_kicks:
+    with django_capture_on_commit_callbacks(execute=True):
         assert retry_failed_emails(email_ids=[email.pk]) == 1
 
     # Both kicks were made and failed; the every-minute schedule sends the row.
-    assert (kicks.count(kick_sender), retry_kicks.count(kick_sender)) == (1, 1)
+    assert (kicks_when_queued, len(kicks)) == (1, 2)
     email.refresh_from_db()
     assert email.status == Status.QUEUED
     assert mail.outbox == []

@@ -9,6 +9,7 @@ inexact at a window's edge.
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
+from loyalty import metrics
 from loyalty.errors import RateLimited
 
 
@@ -26,4 +27,5 @@ def check_rate_limit(request, scope: str) -> None:
         increment=True,
     )
     if usage is not None and usage["should_limit"]:
+        metrics.count_rate_limited(request.auth.store)
         raise RateLimited(retry_after=max(1, usage["time_left"]))

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from loyalty import card_numbers
+from loyalty import card_numbers, metrics
 from loyalty.api import schema
 from loyalty.api.authentication import HasTerminalKey, TerminalKeyAuthentication
 from loyalty.api.ratelimits import check_rate_limit
@@ -37,7 +37,7 @@ from loyalty.api.serializers import (
 )
 from loyalty.api.transactions import one_transaction
 from loyalty.errors import NoLiveProgram, NotFound
-from loyalty.models import Card, Program, StaffPin, Transaction
+from loyalty.models import Card, Program, StaffPin, Transaction, TransactionType
 from loyalty.selectors import card_by_number
 from loyalty.services import ledger
 from loyalty.services.staff_pins import (
@@ -121,6 +121,7 @@ class TerminalViewSet(viewsets.ViewSet):
         return number
 
     def ledger_answer(self, entry: Transaction) -> dict:
+        metrics.count_ledger_row(store=self.store, type=entry.type)
         return LedgerOperationOutput({"transaction": entry, "card": entry.card}).data
 
 
@@ -159,7 +160,10 @@ class EnrollmentViewSet(TerminalViewSet):
             marketing_consent=data["marketing_consent"],
             actor=self.staff(program, data),
         )
-        return EnrollmentOutput(card).data
+        answer = EnrollmentOutput(card).data
+        if answer["welcome_bonus_points"]:
+            metrics.count_ledger_row(store=self.store, type=TransactionType.WELCOME_BONUS)
+        return answer
 
 
 class CardViewSet(TerminalViewSet):

@@ -20,4 +20,5 @@ urlpatterns = [
     *(path(route, view, name=name) for route, view, name in _PAGES),
     *(path(f"<lang:lang>/{route}", view, name=name) for route, view, name in _PAGES),
     path("brand/<slug:slug>/logo/", views.merchant_logo, name="merchant_logo"),
+    path("enroll/<slug:slug>/started/", views.enroll_started, name="enroll_started"),
 ]

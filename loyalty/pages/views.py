@@ -19,10 +19,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from loyalty import card_links, card_numbers
+from loyalty import card_links, card_numbers, metrics
 from loyalty.errors import AlreadyEnrolled, InvalidInput
 from loyalty.models import Card, Program, Reward, TransactionType
 from loyalty.pages.forms import EnrollmentForm, LostLinkForm
@@ -62,6 +63,7 @@ def enroll(request, slug: str):
     merchant, program, store = _enrolment_target(slug, request.GET.get("store"))
     context = {**_merchant_context(merchant), "program": program, "terms": _terms(program)}
     if request.method == "POST":
+        metrics.count_enrolment_step(merchant, "submission")
         usage = _count(request, "enroll")
         if usage["should_limit"]:
             return _too_many_requests(request, usage, context)
@@ -84,11 +86,24 @@ def enroll(request, slug: str):
                         field if field in form.fields else None, _("Check this information.")
                     )
             else:
+                metrics.count_enrolment_success(merchant)
                 request.session[ENROLLED_CARD_SESSION_KEY] = card.pk
                 return redirect("pages:enrolled", slug=merchant.slug, lang=card.customer.locale)
     else:
+        metrics.count_enrolment_step(merchant, "page_view")
         form = EnrollmentForm(initial={"locale": translation.get_language()})
     return render(request, "pages/enroll.html", {**context, "form": form})
+
+
+# The enrolment page's script calls it once, when the visitor first focuses a field. It only
+# moves a counter, so it needs no CSRF token (a beacon cannot send one); an unknown merchant
+# is a 404 and counts nothing, so the counter's labels stay the merchants' slugs.
+@csrf_exempt
+@require_POST
+def enroll_started(request, slug: str):
+    merchant = get_object_or_404(Merchant.objects.only("slug"), slug=slug)
+    metrics.count_enrolment_step(merchant, "form_start")
+    return HttpResponse(status=204)
 
 
 @page_view

@@ -15,6 +15,7 @@ from typing import NoReturn
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty import metrics
 from loyalty.errors import InvalidInput, PinInvalid, PinLocked, TerminalSuspended
 from loyalty.models import Program, StaffPin, TerminalKey
 from loyalty.pins import is_well_formed, pin_digest, pin_digests
@@ -209,6 +210,7 @@ def _count_wrong_pin(
         terminal_locks = not terminal_was_locked and _count_terminal_failure(terminal, now)
         pin_locks = pin_row is not None and _count_staff_pin_failure(pin_row, now)
     if terminal_locks:
+        metrics.count_pin_lockout(terminal.store)
         logger.warning(
             "PIN entry locked at terminal key %s (store %s) after %d wrong PINs",
             terminal.prefix,

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from loyalty import metrics
 from loyalty.errors import WalletDisabled
 from loyalty.models import Card, Program, WalletClass, WalletPass
 from loyalty.wallet import config, passes
@@ -114,6 +115,7 @@ class _Pusher:
                 # The object is gone at Google: the next push inserts it again.
                 WalletPass.objects.filter(pk=card.pk).update(inserted_at=None)
             self._record_failure(card, exc)
+            metrics.count_wallet_push(succeeded=False)
             return str(exc)
         now = timezone.now()
         WalletPass.objects.filter(pk=card.pk).update(
@@ -122,6 +124,7 @@ class _Pusher:
             failed_runs=0,
             last_error="",
         )
+        metrics.count_wallet_push(succeeded=True)
         live_cards = Card.all_objects.filter(pk=card.pk).exclude(wallet_pass_state=State.NONE)
         shown = live_cards.filter(
             points_balance=card.points_balance,

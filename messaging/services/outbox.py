@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from merchants.log_events import log_event
 from merchants.models import Merchant, Store
+from messaging import metrics
 from messaging.models import OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def queue_emails(requests: list[EmailRequest]) -> int:
         )
     else:
         _copy_into_outbox(requests)
+    metrics.count_queued([r.template for r in requests])
     if settings.EMAIL_SEND_AFTER_COMMIT:
         transaction.on_commit(kick_sender, robust=True)
     if logger.isEnabledFor(logging.INFO):

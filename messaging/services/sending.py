@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from merchants.models import Locale, Merchant
+from messaging import metrics
 from messaging.models import EmailTemplate, OutgoingEmail, SuppressedAddress
 from messaging.rendering import CompiledTemplate, RenderedEmail
 from messaging.services.consent import unsubscribe_url
@@ -99,9 +100,9 @@ def _claim_batch(now: datetime) -> tuple[list[OutgoingEmail], datetime]:
             _due(now).select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH_SIZE]
         )
         # A row whose senders kept dying with it is given up rather than tried forever.
-        worn_out = [row.pk for row in rows if row.attempts >= MAX_ATTEMPTS]
+        worn_out = [row for row in rows if row.attempts >= MAX_ATTEMPTS]
         if worn_out:
-            OutgoingEmail.objects.filter(pk__in=worn_out).update(
+            OutgoingEmail.objects.filter(pk__in=[row.pk for row in worn_out]).update(
                 status=Status.FAILED,
                 lease_expires_at=None,
                 last_error=f"Its sender stopped without an answer {MAX_ATTEMPTS} times.",
@@ -110,6 +111,8 @@ def _claim_batch(now: datetime) -> tuple[list[OutgoingEmail], datetime]:
         OutgoingEmail.objects.filter(pk__in=[row.pk for row in rows]).update(
             status=Status.SENDING, lease_expires_at=lease, attempts=F("attempts") + 1
         )
+    for row in worn_out:
+        metrics.count_email(row.template, "failed")
     for row in rows:
         row.status, row.lease_expires_at, row.attempts = Status.SENDING, lease, row.attempts + 1
     return rows, lease
@@ -288,7 +291,7 @@ def _send_one(row, lease, data: _BatchData, connection, counts: SendCounts) -> N
         logger.warning("Email %s not sent (attempt %s): %s", row.pk, row.attempts, error)
         return
     status = getattr(message, "anymail_status", None)
-    _record(
+    recorded = _record(
         row,
         lease,
         status=Status.SENT,
@@ -298,6 +301,8 @@ def _send_one(row, lease, data: _BatchData, connection, counts: SendCounts) -> N
         subject=rendered.subject,
         last_error="",
     )
+    if recorded:
+        metrics.count_email(row.template, "sent")
     counts.sent += 1
 
 
@@ -309,7 +314,8 @@ def _refusal(exc: Exception) -> str:
 
 
 def _fail(row, lease, counts: SendCounts, error: str, **fields) -> None:
-    _record(row, lease, status=Status.FAILED, last_error=error, **fields)
+    if _record(row, lease, status=Status.FAILED, last_error=error, **fields):
+        metrics.count_email(row.template, "failed")
     counts.failed += 1
     logger.warning("Email %s failed: %s", row.pk, error)
 

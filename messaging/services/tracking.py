@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from messaging import metrics
 from messaging.models import OutgoingEmail, SuppressedAddress
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def record_delivery_event(
             moved = True
         if status in SUPPRESSING_STATUSES:
             _suppress(recipient or email.to, reason=status, detail=description)
+    # Every event about a known email counts, moved or not: an open reported before its
+    # delivery leaves the status at opened, and the delivery still happened.
+    metrics.count_email(email.template, status)
     return moved
 
 

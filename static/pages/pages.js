@@ -6,3 +6,16 @@ document.addEventListener("DOMContentLoaded", () => {
     summary.focus();
   }
 });
+
+// The enrolment funnel: tell the server once, with a same-origin beacon, that the visitor
+// started filling in the form (its first focus on a field).
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-started-beacon]");
+  if (form) {
+    form.addEventListener(
+      "focusin",
+      () => navigator.sendBeacon(form.dataset.startedBeacon),
+      { once: true },
+    );
+  }
+});

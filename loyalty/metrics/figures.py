@@ -1,0 +1,229 @@
+"""The business figures, read from the database when Prometheus scrapes `/metrics` and kept
+in the cache for FIGURES_CACHE_SECONDS, so that the scrapes in between read nothing. With
+several web processes the cache must be shared (CACHE_URL) for that to hold across them.
+
+Churn risk is a window query over each merchant's visits, seconds long on a large ledger: far
+too slow for a scrape, which must answer within Prometheus's timeout. A worker counts it
+(`loyalty.refresh_at_risk_cards`) when a scrape finds the last count older than
+AT_RISK_REFRESH_SECONDS, and scrapes show the last count meanwhile; a card's risk moves in
+days."""
+
+import datetime
+import logging
+import time
+
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from loyalty.analytics.periods import Period, local_today
+from loyalty.analytics.router import analytics_reads
+from loyalty.analytics.selectors import ACTIVE_DAYS, churn_risk
+from loyalty.metrics.tasks import RECORDED_TASKS, SENDER_LAST_SUCCESS_KEY
+from loyalty.models import Card, Program, TaskRun, Transaction, TransactionType
+from loyalty.tasks import SYNC_WALLET_PASSES, refresh_at_risk_cards
+from merchants.models import Merchant
+from messaging.tasks import SEND_QUEUED_EMAILS
+
+logger = logging.getLogger(__name__)
+
+FIGURES_KEY = "metrics:business-figures"
+FIGURES_CACHE_SECONDS = 60
+AT_RISK_KEY = "metrics:at-risk-cards"
+AT_RISK_REFRESH_SECONDS = 15 * 60
+AT_RISK_REFRESH_ASKED_KEY = "metrics:at-risk-cards:refresh-asked"
+# Kept well past its refresh: a worker down for a while leaves the last count showing.
+AT_RISK_KEPT_SECONDS = 24 * 60 * 60
+
+
+def read_figures() -> dict:
+    """Every per-merchant figure but churn risk, the task runs' last successes and the wallet
+    sync runs' failure ratios: a few grouped queries, whatever the number of merchants."""
+    now = timezone.now()
+    with analytics_reads():
+        merchants = dict(Merchant.objects.values_list("pk", "slug"))
+        live = Q(deleted_at__isnull=True, is_active=True)
+        cards = {
+            row.pop("program__merchant_id"): row
+            for row in Card.all_objects.values("program__merchant_id")
+            .annotate(
+                enrolments=Count("id"),
+                points_earned=Sum("lifetime_points_earned"),
+                points_redeemed=Sum("lifetime_points_redeemed"),
+                points_expired=Sum("lifetime_points_expired"),
+                cards=Count("id", filter=live),
+                active_cards=Count(
+                    "id",
+                    filter=live
+                    & Q(last_activity_at__gte=now - datetime.timedelta(days=ACTIVE_DAYS)),
+                ),
+                wallet_cards=Count(
+                    "id",
+                    filter=Q(deleted_at__isnull=True)
+                    & ~Q(wallet_pass_state=Card.WalletPassState.NONE),
+                ),
+            )
+            .order_by()
+        }
+        # Partial indexes on the ledger (ledger_adjusted_up, ledger_stamps_redeemed) keep
+        # these two off the ledger's bulk.
+        adjusted_up = dict(
+            Transaction.objects.filter(type=TransactionType.POINTS_ADJUSTED, points_delta__gt=0)
+            .values_list("merchant_id")
+            .annotate(Sum("points_delta"))
+            .order_by()
+        )
+        stamp_completions = dict(
+            Transaction.objects.filter(type=TransactionType.STAMP_REDEEMED)
+            .values_list("merchant_id")
+            # COUNT(*): the partial index alone answers it (an index-only scan).
+            .annotate(completions=Count("*"))
+            .order_by()
+        )
+        programs = dict(Program.objects.values_list("merchant_id").annotate(Count("id")).order_by())
+        last_successes = dict(
+            TaskRun.objects.filter(
+                task__in=RECORDED_TASKS, scope="", status=TaskRun.Status.SUCCEEDED
+            )
+            .values_list("task")
+            .annotate(Max("finished_at"))
+            .order_by()
+        )
+        sync_runs = list(
+            TaskRun.objects.filter(
+                task=SYNC_WALLET_PASSES, scope="", status=TaskRun.Status.SUCCEEDED
+            )
+            .order_by("-finished_at")
+            .values_list("counts", flat=True)[:2]
+        )
+    per_merchant = {}
+    for merchant_id, slug in merchants.items():
+        row = cards.get(merchant_id, {})
+        per_merchant[slug] = {
+            "enrolments": row.get("enrolments", 0),
+            "points_issued": (row.get("points_earned") or 0) + adjusted_up.get(merchant_id, 0),
+            "points_redeemed": row.get("points_redeemed") or 0,
+            "points_expired": row.get("points_expired") or 0,
+            "stamp_completions": stamp_completions.get(merchant_id, 0),
+            "cards": row.get("cards", 0),
+            "active_cards": row.get("active_cards", 0),
+            "wallet_cards": row.get("wallet_cards", 0),
+            "active_programs": programs.get(merchant_id, 0),
+        }
+    last_success = {task: at.timestamp() for task, at in last_successes.items()}
+    sender_success = cache.get(SENDER_LAST_SUCCESS_KEY)
+    if sender_success is not None:
+        last_success[SEND_QUEUED_EMAILS] = sender_success
+    return {
+        "merchants": per_merchant,
+        "last_success": last_success,
+        "wallet_failure_ratios": dict(
+            zip(("last", "previous"), map(_failure_ratio, sync_runs), strict=False)
+        ),
+    }
+
+
+def _failure_ratio(counts: dict) -> float:
+    tried = counts.get("pushed", 0) + counts.get("failed", 0)
+    return counts.get("failed", 0) / tried if tried else 0.0
+
+
+def read_at_risk_cards() -> dict[str, int]:
+    """Cards at churn risk today, per merchant, by the analytics' definition."""
+    at_risk = {}
+    for merchant in Merchant.objects.all():
+        today = local_today(merchant)
+        period = Period(merchant=merchant, date_from=today, date_to=today)
+        at_risk[merchant.slug] = churn_risk(period=period, limit=0).at_risk_count
+    return at_risk
+
+
+def store_at_risk_cards() -> None:
+    """Count the cards at churn risk and keep the count for the scrapes (the task's work)."""
+    cache.set(
+        AT_RISK_KEY,
+        {"counted_at": time.time(), "cards": read_at_risk_cards()},
+        AT_RISK_KEPT_SECONDS,
+    )
+
+
+def at_risk_cards() -> dict[str, int]:
+    """The last count per merchant; a worker is asked for a new one when it is stale (once per
+    AT_RISK_REFRESH_SECONDS: the cache's add() is the throttle)."""
+    counted = cache.get(AT_RISK_KEY)
+    stale = counted is None or counted["counted_at"] < time.time() - AT_RISK_REFRESH_SECONDS
+    if stale and cache.add(AT_RISK_REFRESH_ASKED_KEY, True, AT_RISK_REFRESH_SECONDS):
+        try:
+            refresh_at_risk_cards.delay()
+        except Exception:  # kombu raises transport-specific errors
+            # The scrape still answers, with the last count; a later one asks again.
+            logger.exception("Could not ask a worker to count the cards at churn risk")
+        # Without a broker the task has just run in this process.
+        counted = cache.get(AT_RISK_KEY) or counted
+    return counted["cards"] if counted else {}
+
+
+def _cached(key: str, seconds: int, read):
+    value = cache.get(key)
+    if value is None:
+        value = read()
+        cache.set(key, value, seconds)
+    return value
+
+
+_COUNTERS = {
+    "enrolments": ("loyalty_enrolments", "Cards enrolled."),
+    "points_issued": ("loyalty_points_issued", "Points earned and positive adjustments."),
+    "points_redeemed": ("loyalty_points_redeemed", "Points redeemed."),
+    "points_expired": ("loyalty_points_expired", "Points expired."),
+    "stamp_completions": ("loyalty_stamp_completions", "Stamp cards completed (redeemed)."),
+}
+_GAUGES = {
+    "cards": ("loyalty_cards", "Active (not deactivated, not trashed) cards."),
+    "active_cards": ("loyalty_active_cards", f"Cards with activity in {ACTIVE_DAYS} days."),
+    "wallet_cards": ("loyalty_wallet_cards", "Cards with a Google Wallet pass."),
+    "active_programs": ("loyalty_active_programs", "Live programmes."),
+}
+
+
+class BusinessFiguresCollector:
+    """The figures read from the database, each scrape answered from the cache while it is
+    fresh (FIGURES_CACHE_SECONDS); churn risk as a worker last counted it."""
+
+    def collect(self):
+        figures = _cached(FIGURES_KEY, FIGURES_CACHE_SECONDS, read_figures)
+        at_risk = at_risk_cards()
+        merchants = figures["merchants"]
+        for field, (name, documentation) in _COUNTERS.items():
+            family = CounterMetricFamily(name, documentation, labels=["merchant"])
+            for slug, values in merchants.items():
+                family.add_metric([slug], values[field])
+            yield family
+        for field, (name, documentation) in _GAUGES.items():
+            family = GaugeMetricFamily(name, documentation, labels=["merchant"])
+            for slug, values in merchants.items():
+                family.add_metric([slug], values[field])
+            yield family
+        family = GaugeMetricFamily(
+            "loyalty_at_risk_cards", "Cards at churn risk (analytics).", labels=["merchant"]
+        )
+        for slug, count in at_risk.items():
+            family.add_metric([slug], count)
+        yield family
+        family = GaugeMetricFamily(
+            "loyalty_task_last_success_timestamp_seconds",
+            "Unix time of the task's last successful run (for expiry: every merchant).",
+            labels=["task"],
+        )
+        for task, timestamp in figures["last_success"].items():
+            family.add_metric([task], timestamp)
+        yield family
+        family = GaugeMetricFamily(
+            "loyalty_wallet_sync_run_failure_ratio",
+            "Share of the passes a wallet sync run tried whose push failed.",
+            labels=["run"],
+        )
+        for run, ratio in figures["wallet_failure_ratios"].items():
+            family.add_metric([run], ratio)
+        yield family
