@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from loyalty.models import Card
+from loyalty.services.analytics_summaries import refresh_all_analytics
 from tests.factories import (
     CardFactory,
     MerchantFactory,
@@ -108,6 +109,8 @@ def build_history() -> dict:
         row(rival_card, at, "points_earned", points=100, cents=10_000)
         row(rival_card, at + datetime.timedelta(hours=6), "stamp_earned", stamps_after=5)
 
+    # The figures read the summaries: refreshed as the periodic job does, up to now.
+    refresh_all_analytics(as_of=timezone.now())
     return {
         "merchant": merchant,
         "main": main,
