@@ -48,6 +48,7 @@ def test_an_operator_reads_a_merchants_cohorts(history, operator):
 
     assert response.status_code == 200
     assert response.json() == {
+        "data_as_of": "2026-04-01T04:00:00Z",
         "period": {
             "merchant": "alice-bakery",
             "timezone": "America/New_York",
@@ -169,8 +170,9 @@ def test_store_staff_get_their_store_only(history):
 def test_an_anonymous_request_is_refused(history):
     response = Client().get("/api/v1/merchant/analytics/cohorts/", {"merchant": "alice-bakery"})
 
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Token"
 
 
 @pytest.mark.parametrize(
@@ -234,6 +236,7 @@ def test_health_answers_totals_rates_and_every_day(history, alice_staff):
         "stamp_completion_rate": 0.5,
         "active_cards": 1,
         "live_cards": 5,
+        "data_as_of": "2026-04-01T04:00:00Z",
     }
     assert len(body["days"]) == 90
     assert body["days"][30] == {

@@ -5,85 +5,199 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('loyalty', '0021_merge'),
-        ('merchants', '0005_merge'),
+        ("loyalty", "0021_merge"),
+        ("merchants", "0005_merge"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnalyticsSnapshot',
+            name="AnalyticsSnapshot",
             fields=[
-                ('merchant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='merchants.merchant')),
-                ('as_of', models.DateTimeField()),
-                ('program_median_gap_seconds', models.FloatField(null=True)),
-                ('refreshed_at', models.DateTimeField()),
+                (
+                    "merchant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="merchants.merchant",
+                    ),
+                ),
+                ("as_of", models.DateTimeField()),
+                ("program_median_gap_seconds", models.FloatField(null=True)),
+                ("refreshed_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='AnalyticsCardMonth',
+            name="AnalyticsCardMonth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField()),
-                ('enrolled_on', models.DateField()),
-                ('visit_days', models.IntegerField()),
-                ('purchase_days', models.IntegerField()),
-                ('stamp_days', models.IntegerField()),
-                ('completion_days', models.IntegerField()),
-                ('card', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='loyalty.card')),
-                ('enrolled_store', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.store')),
-                ('merchant', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.merchant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField()),
+                ("enrolled_on", models.DateField()),
+                ("visit_days", models.IntegerField()),
+                ("purchase_days", models.IntegerField()),
+                ("stamp_days", models.IntegerField()),
+                ("completion_days", models.IntegerField()),
+                (
+                    "card",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="loyalty.card",
+                    ),
+                ),
+                (
+                    "enrolled_store",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.store",
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.merchant",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['merchant', 'month'], name='analytics_card_month_merchant')],
+                "indexes": [
+                    models.Index(fields=["merchant", "month"], name="analytics_card_month_merchant")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AnalyticsCardStoreMonth',
+            name="AnalyticsCardStoreMonth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField()),
-                ('purchase_days', models.IntegerField()),
-                ('stamp_days', models.IntegerField()),
-                ('completion_days', models.IntegerField()),
-                ('card', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='loyalty.card')),
-                ('merchant', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.merchant')),
-                ('store', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.store')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField()),
+                ("purchase_days", models.IntegerField()),
+                ("stamp_days", models.IntegerField()),
+                ("completion_days", models.IntegerField()),
+                (
+                    "card",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="loyalty.card",
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.merchant",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.store",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['merchant', 'month'], name='analytics_card_store_merchant')],
+                "indexes": [
+                    models.Index(fields=["merchant", "month"], name="analytics_card_store_merchant")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AnalyticsCardVisits',
+            name="AnalyticsCardVisits",
             fields=[
-                ('card', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='+', serialize=False, to='loyalty.card')),
-                ('visits', models.IntegerField()),
-                ('last_visit_at', models.DateTimeField()),
-                ('median_gap_seconds', models.FloatField(null=True)),
-                ('merchant', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.merchant')),
+                (
+                    "card",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="loyalty.card",
+                    ),
+                ),
+                ("visits", models.IntegerField()),
+                ("last_visit_at", models.DateTimeField()),
+                ("median_gap_seconds", models.FloatField(null=True)),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.merchant",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['merchant'], name='analytics_card_visits_merchant')],
+                "indexes": [
+                    models.Index(fields=["merchant"], name="analytics_card_visits_merchant")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AnalyticsDay',
+            name="AnalyticsDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('enrolments', models.IntegerField(db_default=0)),
-                ('points_issued', models.BigIntegerField(db_default=0)),
-                ('points_redeemed', models.BigIntegerField(db_default=0)),
-                ('points_expired', models.BigIntegerField(db_default=0)),
-                ('revenue_cents', models.BigIntegerField(db_default=0)),
-                ('purchases', models.IntegerField(db_default=0)),
-                ('merchant', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.merchant')),
-                ('store', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='merchants.store')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("enrolments", models.IntegerField(db_default=0)),
+                ("points_issued", models.BigIntegerField(db_default=0)),
+                ("points_redeemed", models.BigIntegerField(db_default=0)),
+                ("points_expired", models.BigIntegerField(db_default=0)),
+                ("revenue_cents", models.BigIntegerField(db_default=0)),
+                ("purchases", models.IntegerField(db_default=0)),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.merchant",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="merchants.store",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['merchant', 'day'], name='analytics_day_merchant')],
+                "indexes": [
+                    models.Index(fields=["merchant", "day"], name="analytics_day_merchant")
+                ],
             },
         ),
     ]
