@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Permission
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from merchants.models import StaffMembership
 from tests.analytics_history import build_history
@@ -165,6 +166,35 @@ def test_store_staff_get_their_store_only(history):
     assert own.json()["period"]["store"] == "north"
     assert [line["store"] for line in own.json()["by_store"]] == ["north"]
     assert (other.status_code, other.json()["code"]) == (404, "not_found")
+
+
+def test_a_managers_script_reads_the_figures_with_the_operations_apis_token(history):
+    """The same token as the rest of /api/v1/merchant/, without a session (nor CSRF)."""
+    manager = StaffMembershipFactory(
+        merchant=history["merchant"], role=StaffMembership.Role.MANAGER
+    ).user
+    token = Token.objects.create(user=manager).key
+
+    response = Client().get(
+        "/api/v1/merchant/analytics/revenue/", QUARTER, HTTP_AUTHORIZATION=f"Token {token}"
+    )
+    csv_response = Client().get(
+        "/api/v1/merchant/analytics/health/",
+        {"format": "csv", **QUARTER},
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
+    wrong = Client().get(
+        "/api/v1/merchant/analytics/revenue/", QUARTER, HTTP_AUTHORIZATION="Token nope"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["period"]["merchant"] == "alice-bakery"
+    assert response.json()["total"]["revenue_cents"] == 6700
+    assert csv_response.status_code == 200
+    assert csv_response.content.decode().splitlines()[0] == (
+        "day,enrolments,points_issued,points_redeemed,points_expired"
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "authentication_failed")
 
 
 def test_an_anonymous_request_is_refused(history):
