@@ -313,7 +313,7 @@ def main() -> None:
     for label, means in (("alone", alone), ("during a refresh", during)):
         print(
             f"  {label + ':':<18} {statistics.mean(means) * 1000:.2f} ms per earn "
-            f"(blocks: {', '.join(f'{m * 1000:.2f}' for m in means)})"
+            f"({len(means)} blocks, {min(means) * 1000:.2f} to {max(means) * 1000:.2f})"
         )
 
 

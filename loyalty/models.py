@@ -502,7 +502,8 @@ class BulkBonusJob(models.Model):
 # whole per merchant by each refresh, and read by `loyalty.analytics.selectors` instead of the
 # ledger: the figures then read a few thousand rows per merchant instead of millions, and the
 # ledger keeps the two indexes its writes pay for. No database constraints on the cards and
-# stores they name: they are copies, and a per-row check would slow every refresh.
+# stores they name: they are copies, and a per-row check would slow every refresh; and no
+# index but the one each table's reads use.
 # Days and months are the merchant's local ones. A `*_days` field is a bitmask of the days of
 # its month (bit 0: the 1st), so that a range starting or ending inside a month is counted
 # exactly.
@@ -530,10 +531,15 @@ class AnalyticsDay(models.Model):
     figures of a day are two rows: every reader sums them."""
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     store = models.ForeignKey(
-        Store, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        Store,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
     day = models.DateField()
     enrolments = models.IntegerField(db_default=0)
@@ -556,15 +562,15 @@ class AnalyticsCardMonth(models.Model):
     with the card's enrolment day and store, for cohorts and a store's cards."""
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     card = models.ForeignKey(
-        Card, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Card, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     month = models.DateField()
     enrolled_on = models.DateField()
     enrolled_store = models.ForeignKey(
-        Store, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Store, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     visit_days = models.IntegerField()
     purchase_days = models.IntegerField()
@@ -583,13 +589,13 @@ class AnalyticsCardStoreMonth(models.Model):
     written at (purchases and stamps); only months with a purchase or a stamp there."""
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     card = models.ForeignKey(
-        Card, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Card, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     store = models.ForeignKey(
-        Store, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Store, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     month = models.DateField()
     purchase_days = models.IntegerField()
@@ -611,7 +617,7 @@ class AnalyticsCardVisits(models.Model):
         Card, on_delete=models.DO_NOTHING, db_constraint=False, primary_key=True, related_name="+"
     )
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     visits = models.IntegerField()
     last_visit_at = models.DateTimeField()

@@ -61,8 +61,11 @@ def refresh_analytics(*, merchant: Merchant, as_of: datetime.datetime) -> dict[s
     counts = {
         "days": _insert(AnalyticsDay, _ledger_days(ledger, tz))
         + _insert(AnalyticsDay, _enrolment_days(merchant, as_of, tz)),
-        "card_months": _insert(AnalyticsCardMonth, _card_months(ledger, tz)),
-        "card_store_months": _insert(AnalyticsCardStoreMonth, _card_store_months(ledger, tz)),
+        # In month order, so that a range of months is a range of the table's pages.
+        "card_months": _insert(AnalyticsCardMonth, _card_months(ledger, tz).order_by("month")),
+        "card_store_months": _insert(
+            AnalyticsCardStoreMonth, _card_store_months(ledger, tz).order_by("month")
+        ),
         "cards": _insert_card_visits(merchant, as_of),
     }
     AnalyticsSnapshot.objects.update_or_create(
