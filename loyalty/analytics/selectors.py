@@ -18,7 +18,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import connections
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, F, Max, Q, Sum, When
 from django.db.models.functions import TruncMonth
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
@@ -541,12 +541,21 @@ def programme_health(*, period: Period) -> Health:
             )
             .order_by()
         }
-        stamp_rows = _card_months(period).filter(
-            on_days("stamp_days", period.date_from, period.date_to)
-        )
-        stamp_cards = _distinct_cards(stamp_rows)
-        completed = _distinct_cards(
-            stamp_rows.filter(on_days("completion_days", period.date_from, period.date_to))
+        # One pass: per card, whether one of its stamps in the range reached the target.
+        stamps = (
+            _card_months(period)
+            .filter(on_days("stamp_days", period.date_from, period.date_to))
+            .values("card_id")
+            .annotate(
+                reached=Max(
+                    Case(
+                        When(on_days("completion_days", period.date_from, period.date_to), then=1),
+                        default=0,
+                    )
+                )
+            )
+            .order_by()
+            .aggregate(cards=Count("card_id"), completed=Sum("reached", default=0))
         )
         # The cards as they are now (trashed or deactivated since are not live), among those
         # the refresh counted.
@@ -583,8 +592,8 @@ def programme_health(*, period: Period) -> Health:
         points_issued=sum(day.points_issued for day in days),
         points_redeemed=sum(day.points_redeemed for day in days),
         points_expired=sum(day.points_expired for day in days),
-        stamp_cards=stamp_cards,
-        stamp_cards_completed=completed,
+        stamp_cards=stamps["cards"],
+        stamp_cards_completed=stamps["completed"],
         active_cards=active,
         live_cards=live_count,
     )
