@@ -609,6 +609,31 @@ class AnalyticsCardStoreMonth(models.Model):
         return f"card {self.card_id} at store {self.store_id} in {self.month:%Y-%m}"
 
 
+class AnalyticsMonth(models.Model):
+    """Per store (null: every store) and local month, the cards that bought, so that a whole
+    month's members are read, not counted."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    store = models.ForeignKey(
+        Store,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+    )
+    month = models.DateField()
+    members = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "month"], name="analytics_month_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} at store {self.store_id}"
+
+
 class AnalyticsCardVisits(models.Model):
     """Per card that visited: its visits, the last one, and the median gap between two
     consecutive ones (null with a single visit), for churn risk."""

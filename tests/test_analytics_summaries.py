@@ -13,6 +13,7 @@ from loyalty.models import (
     AnalyticsCardStoreMonth,
     AnalyticsCardVisits,
     AnalyticsDay,
+    AnalyticsMonth,
     AnalyticsSnapshot,
     TaskRun,
 )
@@ -22,7 +23,13 @@ from tests.analytics_history import AS_OF, build_history, local
 from tests.factories import CardFactory, TransactionFactory
 
 JAN, FEB, MAR = datetime.date(2026, 1, 1), datetime.date(2026, 2, 1), datetime.date(2026, 3, 1)
-SUMMARIES = (AnalyticsDay, AnalyticsCardMonth, AnalyticsCardStoreMonth, AnalyticsCardVisits)
+SUMMARIES = (
+    AnalyticsDay,
+    AnalyticsCardMonth,
+    AnalyticsCardStoreMonth,
+    AnalyticsMonth,
+    AnalyticsCardVisits,
+)
 
 
 def bits(*days: int) -> int:
@@ -83,6 +90,14 @@ def test_a_refresh_writes_days_months_and_visits_in_the_merchants_time_zone(hist
         (1, 0, 0, 0),
     ]
     assert AnalyticsDay.objects.get(merchant=merchant, store=None).points_expired == 10
+    # The cards that bought, per store and month and per month (store null): c1 and c5 in
+    # January, c3 in February (its voided purchase of the 10th is none).
+    assert sorted(
+        AnalyticsMonth.objects.filter(merchant=merchant).values_list(
+            "month", "store__code", "members"
+        ),
+        key=repr,
+    ) == sorted([(JAN, "main", 2), (JAN, None, 2), (FEB, "north", 1), (FEB, None, 1)], key=repr)
     assert AnalyticsCardVisits.objects.get(card=c1).visits == 4
     assert AnalyticsCardVisits.objects.get(card=c1).last_visit_at == local(3, 12)
     snapshot = AnalyticsSnapshot.objects.get(merchant=merchant)

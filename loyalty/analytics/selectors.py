@@ -15,6 +15,7 @@ programme's doing, not the customer's, and do not count as visits.
 import datetime
 from dataclasses import dataclass
 from functools import reduce
+from itertools import chain
 from operator import or_
 
 from django.db import connections
@@ -31,6 +32,7 @@ from loyalty.models import (
     AnalyticsCardStoreMonth,
     AnalyticsCardVisits,
     AnalyticsDay,
+    AnalyticsMonth,
     AnalyticsSnapshot,
     Card,
     Program,
@@ -84,11 +86,10 @@ def _day_mask(first_day: int, last_day: int) -> int:
     return ((1 << last_day) - 1) & ~((1 << (first_day - 1)) - 1)
 
 
-def on_days(field: str, first: datetime.date, last: datetime.date) -> Q:
-    """Month rows whose bitmask `field` has a day from `first` to `last` (both included):
-    whole months by their month alone, a month the range starts or ends inside by its days."""
-    whole = []
-    conditions = []
+def _months(first: datetime.date, last: datetime.date):
+    """The months from `first`'s to `last`'s: those the range covers whole, and the others
+    with the bitmask of their days in the range."""
+    whole, partial = [], []
     months = month_starts(first, last)
     for month in months:
         mask = _day_mask(
@@ -97,11 +98,37 @@ def on_days(field: str, first: datetime.date, last: datetime.date) -> Q:
         if mask == WHOLE_MONTH:
             whole.append(month)
         else:
-            conditions.append(Q(month=month) & Q(GreaterThan(F(field).bitand(mask), 0)))
+            partial.append((month, mask))
+    return whole, partial
+
+
+def _on_partial_days(field: str, partial) -> Q:
+    """Month rows of the partial months whose bitmask `field` has a day in the range."""
+    return reduce(
+        or_,
+        (Q(month=month) & Q(GreaterThan(F(field).bitand(mask), 0)) for month, mask in partial),
+        Q(pk__in=[]),
+    )
+
+
+def on_days(field: str, first: datetime.date, last: datetime.date) -> Q:
+    """Month rows whose bitmask `field` has a day from `first` to `last` (both included):
+    whole months by their month alone, a month the range starts or ends inside by its days."""
+    whole, partial = _months(first, last)
+    condition = _on_partial_days(field, partial)
     if whole:
-        conditions.append(Q(month__in=whole) & ~Q(**{field: 0}))
+        condition |= Q(month__in=whole) & ~Q(**{field: 0})
     # The bounds on their own too, so that the (merchant, month) index narrows the scan.
-    return Q(month__gte=months[0], month__lte=months[-1]) & reduce(or_, conditions)
+    return Q(month__gte=first.replace(day=1), month__lte=last.replace(day=1)) & condition
+
+
+def counted_to(period: Period, snapshot) -> datetime.date:
+    """The range's last day for the summaries: when the range reaches their as-of, nothing
+    they hold comes after its last day, so its last month counts as a whole month."""
+    if snapshot is None or period.end < snapshot.as_of:
+        return period.date_to
+    next_month = (period.date_to.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    return next_month - datetime.timedelta(days=1)
 
 
 # Cohort retention ------------------------------------------------------------------------
@@ -406,24 +433,39 @@ def revenue_attribution(*, period: Period) -> Revenue:
             .annotate(revenue_cents=Sum("revenue_cents"), purchases=Sum("purchases"))
             .order_by()
         )
+        # Whole months' members as the refresh counted them; the days of a month the range
+        # starts or ends inside, from the card rows of that month.
+        snapshot = AnalyticsSnapshot.objects.filter(merchant_id=period.merchant.pk).first()
+        whole, partial = _months(period.date_from, counted_to(period, snapshot))
+        counted = AnalyticsMonth.objects.filter(merchant_id=period.merchant.pk, month__in=whole)
         store_members = AnalyticsCardStoreMonth.objects.filter(
-            bought, merchant_id=period.merchant.pk
+            _on_partial_days("purchase_days", partial), merchant_id=period.merchant.pk
         )
         if period.store is not None:
+            counted = counted.filter(store_id=period.store.pk)
             store_members = store_members.filter(store_id=period.store.pk)
         members = {
-            (row["month"], row["store_id"]): row["members"]
-            for row in store_members.values("month", "store_id")
-            .annotate(members=Count("id"))
-            .order_by()
+            (month, store_id): count
+            for month, store_id, count in chain(
+                counted.filter(store__isnull=False).values_list("month", "store_id", "members"),
+                store_members.values_list("month", "store_id").annotate(Count("id")).order_by(),
+            )
         }
-        month_members = dict(
-            _card_months(period)
-            .filter(bought)
-            .values_list("month")
-            .annotate(Count("id"))
-            .order_by()
-        )
+        if period.store is not None:
+            month_members = {month: count for (month, _), count in members.items()}
+        else:
+            month_members = dict(
+                chain(
+                    counted.filter(store__isnull=True).values_list("month", "members"),
+                    AnalyticsCardMonth.objects.filter(
+                        _on_partial_days("purchase_days", partial),
+                        merchant_id=period.merchant.pk,
+                    )
+                    .values_list("month")
+                    .annotate(Count("id"))
+                    .order_by(),
+                )
+            )
         total_members = _distinct_cards(_card_months(period).filter(bought))
         stores = Store.all_objects.filter(merchant_id=period.merchant.pk).in_bulk()
     store_lines = [

@@ -28,6 +28,7 @@ from loyalty.models import (
     AnalyticsCardStoreMonth,
     AnalyticsCardVisits,
     AnalyticsDay,
+    AnalyticsMonth,
     AnalyticsSnapshot,
     Card,
     TransactionType,
@@ -35,7 +36,13 @@ from loyalty.models import (
 from loyalty.models import Transaction as LedgerRow
 from merchants.models import Merchant
 
-SUMMARIES = (AnalyticsDay, AnalyticsCardMonth, AnalyticsCardStoreMonth, AnalyticsCardVisits)
+SUMMARIES = (
+    AnalyticsDay,
+    AnalyticsCardMonth,
+    AnalyticsCardStoreMonth,
+    AnalyticsMonth,
+    AnalyticsCardVisits,
+)
 
 
 def refresh_all_analytics(*, as_of: datetime.datetime) -> dict[str, int]:
@@ -66,6 +73,9 @@ def refresh_analytics(*, merchant: Merchant, as_of: datetime.datetime) -> dict[s
         "card_store_months": _insert(
             AnalyticsCardStoreMonth, _card_store_months(ledger, tz).order_by("month")
         ),
+        # Counted from the card rows just written.
+        "months": _insert(AnalyticsMonth, _store_month_members(merchant))
+        + _insert(AnalyticsMonth, _month_members(merchant)),
         "cards": _insert_card_visits(merchant, as_of),
     }
     AnalyticsSnapshot.objects.update_or_create(
@@ -180,6 +190,27 @@ def _card_store_months(ledger, tz):
             stamp_days=_day_bits(Q(type=TransactionType.STAMP_EARNED), tz),
             completion_days=_day_bits(_completions(), tz),
         )
+    )
+
+
+def _store_month_members(merchant: Merchant):
+    return (
+        AnalyticsCardStoreMonth.objects.filter(merchant=merchant)
+        .exclude(purchase_days=0)
+        .values("merchant", "store", "month")
+        .annotate(members=Count("id"))
+        .order_by()
+    )
+
+
+def _month_members(merchant: Merchant):
+    """Every store's: `store` left null."""
+    return (
+        AnalyticsCardMonth.objects.filter(merchant=merchant)
+        .exclude(purchase_days=0)
+        .values("merchant", "month")
+        .annotate(members=Count("id"))
+        .order_by()
     )
 
 
