@@ -58,8 +58,9 @@ def refresh_all_analytics(*, as_of: datetime.datetime) -> dict[str, int]:
 @transaction.atomic(durable=True)
 def refresh_analytics(*, merchant: Merchant, as_of: datetime.datetime) -> dict[str, int]:
     """Rewrite the merchant's summaries from the rows and cards made before `as_of`."""
-    # Two refreshes of one merchant take turns (the first one ever: the second fails on the
-    # snapshot's key and rolls back), so neither reads the other's half-written rows.
+    # Two refreshes of one merchant take turns on its snapshot row. Before the first refresh
+    # there is no row to wait on: the second then fails on a key the first wrote (or the
+    # lock timeout waiting for it) and rolls back, leaving the first's rows.
     AnalyticsSnapshot.objects.select_for_update().filter(merchant=merchant).first()
     for model in SUMMARIES:
         model.objects.filter(merchant=merchant).delete()
