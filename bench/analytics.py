@@ -1,7 +1,7 @@
 """Benchmark of the merchant analytics API, on PostgreSQL.
 
     .venv/bin/python bench/analytics.py [--database-url postgres://.../loyalty_bench_analytics]
-        [--cards 100000] [--rows 5000000] [--reuse-data] [--earns 500]
+        [--cards 100000] [--rows 5000000] [--reuse-data] [--reuse-summaries] [--earns 400]
 
 Builds (unless --reuse-data, which keeps the database of an earlier run) two merchants with
 three stores each and half the cards each, and the ledger rows spread over two years with
@@ -9,18 +9,17 @@ set-based SQL (generate_series): a welcome bonus at enrolment, then earns with p
 amounts, redemptions, stamps, stamp rewards, adjustments and expiry; one card in five stops
 visiting halfway through its life, so churn has something to find. Then it prints:
 
-1. each endpoint's time for the larger merchant over the default range (the last twelve
+1. the refresh of each merchant's analytics summaries (what the hourly job does), timed,
+   unless --reuse-summaries keeps those of an earlier run; then VACUUM ANALYZE of the
+   summary tables, as autovacuum does after a rewrite;
+2. each endpoint's time for the larger merchant over the default range (the last twelve
    months), through Django's test client as an operator: cold (the first request, on a new
    database connection, so with no plan cached) and warm (the median of the next three). The
    database's buffers and the operating system's cache are not emptied: the machine is
    shared, and the database was just loaded and vacuumed;
-2. the same with a candidate index in place of the ledger's (merchant, created_at) one: the
-   same key, covering every column the figures read, so that they read the index alone
-   (index-only scans) and never the table;
-3. what the candidate costs the earn path: the mean time of an earn through the ledger
-   service (`earn_points`: one card locked, one row written) over --earns earns, with the
-   ledger's index and with the candidate, alternately in blocks so that the machine's load
-   falls on both alike. The ledger's own index is back in place at the end.
+3. the earn path: the mean time of an earn through the ledger service (`earn_points`: one
+   card locked, one row written), --earns earns in blocks, on their own and then while a
+   refresh of the larger merchant runs on another connection.
 """
 
 import argparse
@@ -28,6 +27,7 @@ import datetime
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,14 +40,12 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_analyti
 ENDPOINTS = ("cohorts", "churn", "revenue", "health")
 WARM_RUNS = 3
 EARN_BLOCKS = 2
-PLAIN_INDEX_SQL = (
-    "CREATE INDEX IF NOT EXISTS ledger_merchant_created "
-    "ON loyalty_transaction (merchant_id, created_at)"
-)
-COVERING_INDEX_SQL = (
-    "CREATE INDEX IF NOT EXISTS ledger_merchant_created_cover "
-    "ON loyalty_transaction (merchant_id, created_at) INCLUDE (id, type, card_id, store_id, "
-    "points_delta, stamps_balance_after, purchase_amount_cents)"
+SUMMARY_TABLES = (
+    "loyalty_analyticsday",
+    "loyalty_analyticscardmonth",
+    "loyalty_analyticscardstoremonth",
+    "loyalty_analyticscardvisits",
+    "loyalty_analyticssnapshot",
 )
 
 
@@ -183,19 +181,48 @@ def time_endpoints(client) -> dict[str, tuple[float, float]]:
     return times
 
 
-def use_index(*, covering: bool) -> None:
-    """Leave exactly one of the two (merchant, created_at) indexes on the ledger."""
+def refresh(as_of: datetime.datetime) -> None:
+    """Every merchant's summaries, as the hourly job refreshes them, each timed."""
     from django.db import connection
 
+    from loyalty.services.analytics_summaries import refresh_analytics
+    from merchants.models import Merchant
+
+    for merchant in Merchant.objects.order_by("pk"):
+        started = time.perf_counter()
+        counts = refresh_analytics(merchant=merchant, as_of=as_of)
+        print(
+            f"  refreshed {merchant.slug} in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{count:,} {name}" for name, count in counts.items()),
+            flush=True,
+        )
+    started = time.perf_counter()
     with connection.cursor() as cursor:
-        if covering:
-            cursor.execute(COVERING_INDEX_SQL)
-            cursor.execute("DROP INDEX IF EXISTS ledger_merchant_created")
-        else:
-            cursor.execute(PLAIN_INDEX_SQL)
-            cursor.execute("DROP INDEX IF EXISTS ledger_merchant_created_cover")
-        # The visibility map, which index-only scans need, and fresh statistics.
-        cursor.execute("VACUUM ANALYZE loyalty_transaction")
+        cursor.execute(f"VACUUM ANALYZE {', '.join(SUMMARY_TABLES)}")
+    print(f"  VACUUM ANALYZE of the summaries: {time.perf_counter() - started:.1f} s")
+
+
+def refresh_in_background(done: threading.Event) -> threading.Thread:
+    """A refresh of the larger merchant on its own connection, setting `done` at the end."""
+
+    def run() -> None:
+        from django.db import connection
+
+        from loyalty.services.analytics_summaries import refresh_analytics
+        from merchants.models import Merchant
+
+        try:
+            refresh_analytics(
+                merchant=Merchant.objects.get(slug="bench-large"),
+                as_of=datetime.datetime.now(datetime.UTC),
+            )
+        finally:
+            connection.close()
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 def earn_loop(earns: int) -> float:
@@ -222,9 +249,14 @@ def main() -> None:
     )
     parser.add_argument("--cards", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--earns", type=int, default=500)
+    parser.add_argument("--earns", type=int, default=400, help="0: no earn loop.")
     parser.add_argument(
         "--reuse-data", action="store_true", help="Keep the database an earlier run built."
+    )
+    parser.add_argument(
+        "--reuse-summaries",
+        action="store_true",
+        help="Keep the analytics summaries an earlier run refreshed (with --reuse-data).",
     )
     args = parser.parse_args()
 
@@ -251,45 +283,38 @@ def main() -> None:
         rows = cursor.fetchone()[0]
     print(f"cards: {cards:,}; ledger rows: about {rows:,}")
 
+    if not (args.reuse_data and args.reuse_summaries):
+        print("\nrefresh of the analytics summaries:")
+        refresh(datetime.datetime.now(datetime.UTC))
+
     user, _ = get_user_model().objects.get_or_create(
         username="bench-operator", defaults={"is_staff": True, "is_superuser": True}
     )
     client = Client()
     client.force_login(user)
-
-    use_index(covering=False)
-    plain = time_endpoints(client)
-    use_index(covering=True)
-    covering = time_endpoints(client)
-    print(
-        "\nendpoint (large merchant, last 12 months)   ledger's index: cold / warm"
-        "    covering candidate: cold / warm"
-    )
+    times = time_endpoints(client)
+    print("\nendpoint (large merchant, last 12 months): cold / warm")
     for name in ENDPOINTS:
-        (cold, warm), (cold_covering, warm_covering) = plain[name], covering[name]
-        print(
-            f"  {name:<8} {cold * 1000:>12.0f} ms / {warm * 1000:>6.0f} ms"
-            f"    {cold_covering * 1000:>12.0f} ms / {warm_covering * 1000:>6.0f} ms"
-        )
+        cold, warm = times[name]
+        print(f"  {name:<8} {cold * 1000:>6.0f} ms / {warm * 1000:>6.0f} ms")
 
-    # Blocks alternate between the two indexes, so that the machine's other load falls on
-    # both; each block's earns take other cards.
+    if not args.earns:
+        return
     per_block = max(1, args.earns // EARN_BLOCKS)
-    means = {False: [], True: []}
-    for _ in range(EARN_BLOCKS):
-        for with_covering in (False, True):
-            use_index(covering=with_covering)
-            means[with_covering].append(earn_loop(per_block))
-    use_index(covering=False)
-    plain_mean, covering_mean = statistics.mean(means[False]), statistics.mean(means[True])
-    print(
-        f"\nearn through the ledger service, {per_block} earns x {EARN_BLOCKS} blocks per index:"
-        f"\n  ledger's index:     {plain_mean * 1000:.2f} ms per earn "
-        f"(blocks: {', '.join(f'{m * 1000:.2f}' for m in means[False])})"
-        f"\n  covering candidate: {covering_mean * 1000:.2f} ms per earn "
-        f"(blocks: {', '.join(f'{m * 1000:.2f}' for m in means[True])}), "
-        f"{(covering_mean / plain_mean - 1) * 100:+.1f} %"
-    )
+    alone = [earn_loop(per_block) for _ in range(EARN_BLOCKS)]
+    # While a refresh runs: blocks until it ends (at least one).
+    done = threading.Event()
+    thread = refresh_in_background(done)
+    during = [earn_loop(per_block)]
+    while not done.is_set():
+        during.append(earn_loop(per_block))
+    thread.join()
+    print(f"\nearn through the ledger service, blocks of {per_block} earns:")
+    for label, means in (("alone", alone), ("during a refresh", during)):
+        print(
+            f"  {label + ':':<18} {statistics.mean(means) * 1000:.2f} ms per earn "
+            f"({len(means)} blocks, {min(means) * 1000:.2f} to {max(means) * 1000:.2f})"
+        )
 
 
 if __name__ == "__main__":

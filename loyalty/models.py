@@ -507,3 +507,161 @@ class BulkBonusJob(models.Model):
     @property
     def percent_done(self) -> int:
         return 100 if not self.total else self.processed * 100 // self.total
+
+
+# Analytics summaries ---------------------------------------------------------------------
+# Derived from the ledger and the cards by `loyalty.services.analytics_summaries`, rewritten
+# whole per merchant by each refresh, and read by `loyalty.analytics.selectors` instead of the
+# ledger: the figures then read a few thousand rows per merchant instead of millions, and the
+# ledger keeps the two indexes its writes pay for. No database constraints on the cards and
+# stores they name: they are copies, and a per-row check would slow every refresh; and no
+# index but the one each table's reads use.
+# Days and months are the merchant's local ones. A `*_days` field is a bitmask of the days of
+# its month (bit 0: the 1st), so that a range starting or ending inside a month is counted
+# exactly.
+
+
+class AnalyticsSnapshot(models.Model):
+    """A merchant's summaries: what they count (rows and cards made before `as_of`) and the
+    programme's median gap between visits then."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    as_of = models.DateTimeField()
+    program_median_gap_seconds = models.FloatField(null=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Analytics of merchant {self.merchant_id} as of {self.as_of:%Y-%m-%d %H:%M}"
+
+
+class AnalyticsDay(models.Model):
+    """Per merchant, store and local day: cards enrolled there (by their enrolling store),
+    points issued, redeemed and expired, and the purchases on earns that were not voided
+    (rows without a store, expiry's, have `store` null). The enrolments and the ledger's
+    figures of a day are two rows: every reader sums them."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    store = models.ForeignKey(
+        Store,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+    )
+    day = models.DateField()
+    enrolments = models.IntegerField(db_default=0)
+    points_issued = models.BigIntegerField(db_default=0)
+    points_redeemed = models.BigIntegerField(db_default=0)
+    points_expired = models.BigIntegerField(db_default=0)
+    revenue_cents = models.BigIntegerField(db_default=0)
+    purchases = models.IntegerField(db_default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "day"], name="analytics_day_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.day} at store {self.store_id}"
+
+
+class AnalyticsCardMonth(models.Model):
+    """Per card and local month with a visit: the days it visited, bought (an earn with a
+    purchase amount, not voided), earned a stamp, and reached the stamps target with one;
+    with the card's enrolment day and store, for cohorts and a store's cards."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    card = models.ForeignKey(
+        Card, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    month = models.DateField()
+    enrolled_on = models.DateField()
+    enrolled_store = models.ForeignKey(
+        Store, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    visit_days = models.IntegerField()
+    purchase_days = models.IntegerField()
+    stamp_days = models.IntegerField()
+    completion_days = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "month"], name="analytics_card_month_merchant")]
+
+    def __str__(self) -> str:
+        return f"card {self.card_id} in {self.month:%Y-%m}"
+
+
+class AnalyticsCardStoreMonth(models.Model):
+    """The same per card, store and local month, for what is counted by the store a row was
+    written at (purchases and stamps); only months with a purchase or a stamp there."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    card = models.ForeignKey(
+        Card, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    month = models.DateField()
+    purchase_days = models.IntegerField()
+    stamp_days = models.IntegerField()
+    completion_days = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "month"], name="analytics_card_store_merchant")]
+
+    def __str__(self) -> str:
+        return f"card {self.card_id} at store {self.store_id} in {self.month:%Y-%m}"
+
+
+class AnalyticsMonth(models.Model):
+    """Per store (null: every store) and local month, the cards that bought, so that a whole
+    month's members are read, not counted."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    store = models.ForeignKey(
+        Store,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+    )
+    month = models.DateField()
+    members = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "month"], name="analytics_month_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} at store {self.store_id}"
+
+
+class AnalyticsCardVisits(models.Model):
+    """Per card that visited: its visits, the last one, and the median gap between two
+    consecutive ones (null with a single visit), for churn risk."""
+
+    card = models.OneToOneField(
+        Card, on_delete=models.DO_NOTHING, db_constraint=False, primary_key=True, related_name="+"
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    visits = models.IntegerField()
+    last_visit_at = models.DateTimeField()
+    median_gap_seconds = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant"], name="analytics_card_visits_merchant")]
+
+    def __str__(self) -> str:
+        return f"card {self.card_id}: {self.visits} visits"

@@ -16,6 +16,8 @@ which is already the next month in UTC: figures grouped in UTC would move them.
   12:00); expired -10, no store (20 Mar 12:00).
 - c6, enrolled 20 Jan 12:00 at main: nothing.
 
+The summaries are refreshed up to 1 April 2026 00:00 in New York (`AS_OF`).
+
 The rival merchant (Bob's Books, Luxembourg) has a card visiting twice a day, 1 Jan to 30 Mar, with
 large purchases: any of its rows in Alice's figures would show.
 """
@@ -26,6 +28,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from loyalty.models import Card
+from loyalty.services.analytics_summaries import refresh_all_analytics
 from tests.factories import (
     CardFactory,
     MerchantFactory,
@@ -39,6 +42,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def local(month: int, day: int, hour: int = 12, minute: int = 0, year: int = 2026):
     return datetime.datetime(year, month, day, hour, minute, tzinfo=NEW_YORK)
+
+
+# The instant the summaries of the history are refreshed up to: 1 April 2026 00:00 in New York.
+AS_OF = datetime.datetime(2026, 4, 1, tzinfo=NEW_YORK)
 
 
 def build_history() -> dict:
@@ -108,6 +115,9 @@ def build_history() -> dict:
         row(rival_card, at, "points_earned", points=100, cents=10_000)
         row(rival_card, at + datetime.timedelta(hours=6), "stamp_earned", stamps_after=5)
 
+    # The figures read the summaries: refreshed as the periodic job does, here up to the
+    # first instant of April (after every row above).
+    refresh_all_analytics(as_of=AS_OF)
     return {
         "merchant": merchant,
         "main": main,

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Permission
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from merchants.models import StaffMembership
 from tests.analytics_history import build_history
@@ -48,6 +49,7 @@ def test_an_operator_reads_a_merchants_cohorts(history, operator):
 
     assert response.status_code == 200
     assert response.json() == {
+        "data_as_of": "2026-04-01T04:00:00Z",
         "period": {
             "merchant": "alice-bakery",
             "timezone": "America/New_York",
@@ -166,11 +168,41 @@ def test_store_staff_get_their_store_only(history):
     assert (other.status_code, other.json()["code"]) == (404, "not_found")
 
 
+def test_a_managers_script_reads_the_figures_with_the_operations_apis_token(history):
+    """The same token as the rest of /api/v1/merchant/, without a session (nor CSRF)."""
+    manager = StaffMembershipFactory(
+        merchant=history["merchant"], role=StaffMembership.Role.MANAGER
+    ).user
+    token = Token.objects.create(user=manager).key
+
+    response = Client().get(
+        "/api/v1/merchant/analytics/revenue/", QUARTER, HTTP_AUTHORIZATION=f"Token {token}"
+    )
+    csv_response = Client().get(
+        "/api/v1/merchant/analytics/health/",
+        {"format": "csv", **QUARTER},
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
+    wrong = Client().get(
+        "/api/v1/merchant/analytics/revenue/", QUARTER, HTTP_AUTHORIZATION="Token nope"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["period"]["merchant"] == "alice-bakery"
+    assert response.json()["total"]["revenue_cents"] == 6700
+    assert csv_response.status_code == 200
+    assert csv_response.content.decode().splitlines()[0] == (
+        "day,enrolments,points_issued,points_redeemed,points_expired"
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "authentication_failed")
+
+
 def test_an_anonymous_request_is_refused(history):
     response = Client().get("/api/v1/merchant/analytics/cohorts/", {"merchant": "alice-bakery"})
 
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Token"
 
 
 @pytest.mark.parametrize(
@@ -234,6 +266,7 @@ def test_health_answers_totals_rates_and_every_day(history, alice_staff):
         "stamp_completion_rate": 0.5,
         "active_cards": 1,
         "live_cards": 5,
+        "data_as_of": "2026-04-01T04:00:00Z",
     }
     assert len(body["days"]) == 90
     assert body["days"][30] == {

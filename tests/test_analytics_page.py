@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from merchants.models import StaffMembership
 from tests.analytics_history import build_history
-from tests.factories import StaffMembershipFactory, UserFactory
+from tests.factories import MerchantFactory, StaffMembershipFactory, UserFactory
 
 QUARTER = {"date_from": "2026-01-01", "date_to": "2026-03-31"}
 
@@ -44,6 +44,8 @@ def test_an_operator_sees_every_table_without_javascript(history):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Analytics: Alice&#x27;s Bakery" in html
+    # How fresh the figures are, in the merchant's time zone.
+    assert "Figures as of 2026-04-01 00:00 EDT: they count what happened before then" in html
     # The heatmap: January's cohort, 3 cards, 33 % then 33 % then 67 %.
     assert (
         '<td class="heat-3">33&nbsp;% <span class="analytics-count">(1)</span></td>'
@@ -72,6 +74,16 @@ def test_an_operator_sees_every_table_without_javascript(history):
     ]
     assert len(data["points"]["labels"]) == 90
     assert '<script id="analytics-data" type="application/json">' in html
+
+
+def test_before_the_first_refresh_the_page_says_the_figures_are_not_computed_yet(db):
+    merchant = MerchantFactory()
+    operator = logged_in(UserFactory(is_staff=True, is_superuser=True))
+
+    response = operator.get(reverse("analytics-merchant", args=[merchant.pk]))
+
+    assert response.status_code == 200
+    assert "Not computed yet" in response.content.decode()
 
 
 def test_the_merchants_staff_see_their_page_and_not_another(history):

@@ -95,7 +95,10 @@ def test_the_analytics_api_runs_its_queries_on_the_replica(settings):
 
     assert response.json()["total"]["revenue_cents"] == 6700
     assert churn.at_risk_count == 3
-    # Revenue's three queries and churn's one.
-    ledger_reads = [q["sql"] for q in replica.captured_queries if "loyalty_transaction" in q["sql"]]
-    assert len(ledger_reads) == 4
+    # Revenue's six reads of the summaries (their as-of twice, the sums per store and month,
+    # the members per store and month, per month and in all; the quarter has whole months
+    # only) and churn's two (the as-of, the cards at risk).
+    summary_reads = [q["sql"] for q in replica.captured_queries if "loyalty_analytics" in q["sql"]]
+    assert len(summary_reads) == 8
+    assert [q["sql"] for q in primary.captured_queries if "loyalty_analytics" in q["sql"]] == []
     assert [q["sql"] for q in primary.captured_queries if "loyalty_transaction" in q["sql"]] == []

@@ -18,7 +18,6 @@ from loyalty.services import ledger
 from messaging.models import EmailTemplate, OutgoingEmail, SuppressedAddress
 from messaging.services import EmailRequest, queue_emails
 from messaging.services.operations import cancel_queued_emails, retry_failed_emails
-from messaging.services.outbox import kick_sender
 from messaging.services.sending import LEASE, MAX_ATTEMPTS, RETRY_DELAY, send_queued_emails
 from tests import fake_postmark, fake_smtp
 from tests.factories import CardFactory, CustomerFactory

@@ -22,6 +22,7 @@ from loyalty.metrics.figures import (
 )
 from loyalty.metrics.tasks import SENDER_LAST_SUCCESS_KEY
 from loyalty.models import TaskRun
+from loyalty.services.analytics_summaries import refresh_all_analytics
 from loyalty.services.ledger import add_stamps, adjust_points, earn_points, redeem_stamps
 from loyalty.tasks import EXPIRE_POINTS, SYNC_WALLET_PASSES, expire_points
 from messaging.models import OutgoingEmail
@@ -450,6 +451,8 @@ def test_churn_risk_is_counted_by_a_worker_and_the_last_count_shown_meanwhile(
     for days_ago in (40, 39, 38):
         with time_machine.travel(timezone.now() - datetime.timedelta(days=days_ago)):
             earn_points(card=card, store=store, points=1)
+    # Churn risk reads the analytics' summaries, as of their last refresh.
+    refresh_all_analytics(as_of=timezone.now())
     stale = time.time() - AT_RISK_REFRESH_SECONDS - 1
     cache.set(AT_RISK_KEY, {"counted_at": stale, "cards": {"alice-bakery": 7}})
     # Another process has asked a worker already.

@@ -45,6 +45,7 @@ def test_the_migration_creates_the_schedules_of_the_design(worker_tasks):
         "loyalty.send_reengagement_emails": (True, "0 10 * * 1 (m/h/dM/MY/d) Europe/Luxembourg"),
         "loyalty.purge_idempotency_records": (True, "30 3 * * * (m/h/dM/MY/d) Europe/Luxembourg"),
         "messaging.send_queued_emails": (True, "* * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
+        "loyalty.refresh_analytics": (True, "10 * * * * (m/h/dM/MY/d) Europe/Luxembourg"),
     }
     assert set(rows) <= set(worker_tasks)
 
@@ -60,7 +61,7 @@ def test_re_running_the_migration_neither_duplicates_nor_undoes_an_operators_cha
     call_command("migrate", "loyalty", "0003_task_run", verbosity=0)
     call_command("migrate", "loyalty", verbosity=0)
 
-    assert PeriodicTask.objects.count() == 6
+    assert PeriodicTask.objects.count() == 7
     expire = PeriodicTask.objects.get(task="loyalty.expire_points")
     assert expire.enabled is False
     assert expire.crontab.hour == "3"

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
 from config.env import env, env_bool, env_int
-from loyalty.models import Card, Program, StaffPin, TerminalKey, Transaction
+from loyalty.models import AnalyticsSnapshot, Card, Program, StaffPin, TerminalKey, Transaction
 from loyalty.services import pairing
 from merchants.models import Merchant, Store
 
@@ -158,6 +158,11 @@ def test_load_demo_is_idempotent_and_shows_two_tenants(capsys, settings):
     assert (books.kind, books.allow_cross_location_redemption) == ("points", False)
     assert books.points_expiration_days
     assert Transaction.objects.filter(card__program=books).exists()
+    # The analytics pages show the demo's figures at once.
+    assert set(AnalyticsSnapshot.objects.values_list("merchant__slug", flat=True)) == {
+        "demo-bakery",
+        "demo-books",
+    }
     # One usable key per demo merchant: the previous run's keys are revoked.
     assert TerminalKey.objects.filter(revoked=False).count() == 2
     assert "password 'admin'" in first

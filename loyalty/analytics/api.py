@@ -1,7 +1,9 @@
 """The merchant analytics API: `/api/v1/merchant/analytics/{cohorts,churn,revenue,health}/`.
 
-Session authenticated (the admin's login), for operators and the merchant's staff; each table
-also as CSV (`?format=csv` or `Accept: text/csv`).
+Authenticated like the rest of `/api/v1/merchant/`: by token (`Authorization: Token <key>`)
+or by the admin's session; for operators and the merchant's staff. Each table also as CSV
+(`?format=csv` or `Accept: text/csv`). The figures are read from the summaries the hourly
+refresh writes; each answer says up to when they count (`data_as_of`).
 """
 
 import csv
@@ -11,7 +13,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -89,6 +91,12 @@ class ChurnQuery(PeriodQuery):
 # Output ------------------------------------------------------------------------------------
 
 
+DATA_AS_OF_HELP = (
+    "The figures count the ledger rows and cards made before this instant (the last refresh "
+    "of the summaries, hourly); null: not computed yet, every figure is empty."
+)
+
+
 class PeriodOutput(serializers.Serializer):
     merchant = serializers.CharField(source="merchant.slug")
     timezone = serializers.CharField(source="merchant.timezone")
@@ -113,6 +121,7 @@ class CohortOutput(serializers.Serializer):
 
 class CohortsOutput(serializers.Serializer):
     period = PeriodOutput()
+    data_as_of = serializers.DateTimeField(allow_null=True, help_text=DATA_AS_OF_HELP)
     cohorts = CohortOutput(many=True)
 
 
@@ -130,7 +139,10 @@ class AtRiskCardOutput(serializers.Serializer):
 
 class ChurnOutput(serializers.Serializer):
     period = PeriodOutput()
-    as_of = serializers.DateTimeField()
+    data_as_of = serializers.DateTimeField(allow_null=True, help_text=DATA_AS_OF_HELP)
+    as_of = serializers.DateTimeField(
+        help_text="The instant silences are measured to: the end of the range."
+    )
     program_median_gap_days = serializers.FloatField(allow_null=True)
     at_risk_count = serializers.IntegerField()
     at_risk = AtRiskCardOutput(many=True)
@@ -148,6 +160,7 @@ class RevenueLineOutput(serializers.Serializer):
 
 class RevenueOutput(serializers.Serializer):
     period = PeriodOutput()
+    data_as_of = serializers.DateTimeField(allow_null=True, help_text=DATA_AS_OF_HELP)
     by_store = RevenueLineOutput(many=True)
     by_month = RevenueLineOutput(many=True)
     total = RevenueLineOutput()
@@ -163,6 +176,7 @@ class HealthDayOutput(serializers.Serializer):
 
 class HealthOutput(serializers.Serializer):
     period = PeriodOutput()
+    data_as_of = serializers.DateTimeField(allow_null=True, help_text=DATA_AS_OF_HELP)
     enrolments = serializers.IntegerField()
     points_issued = serializers.IntegerField()
     points_redeemed = serializers.IntegerField()
@@ -184,6 +198,7 @@ class WithPeriod:
 
     def __init__(self, period: Period, figures):
         self.period = period
+        self.data_as_of = selectors.data_as_of(period)
         self._figures = figures
 
     def __getattr__(self, name):
@@ -209,7 +224,9 @@ def requested_merchant(user, slug: str | None) -> Merchant:
 
 
 class AnalyticsView(APIView):
-    authentication_classes = [SessionAuthentication]
+    # As the operations API: token first, so that an anonymous call is answered 401 with
+    # `WWW-Authenticate: Token`.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer, CSVRenderer]
     query_serializer = PeriodQuery
@@ -265,7 +282,10 @@ def _schema(output, description: str):
             (200, "application/json"): output,
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The table."),
             400: OpenApiResponse(ErrorOutput, description="Invalid parameters (`invalid`)."),
-            403: OpenApiResponse(ErrorOutput, description="Not logged in."),
+            401: OpenApiResponse(
+                ErrorOutput,
+                description="`not_authenticated`, `authentication_failed`: no token or session.",
+            ),
             404: OpenApiResponse(ErrorOutput, description="A merchant or store not yours."),
         },
     )
@@ -285,7 +305,9 @@ class CohortsView(AnalyticsView):
 
     def answer(self, period, params):
         cohorts = selectors.cohort_retention(period=period)
-        return CohortsOutput({"period": period, "cohorts": cohorts}).data
+        return CohortsOutput(
+            {"period": period, "data_as_of": selectors.data_as_of(period), "cohorts": cohorts}
+        ).data
 
     def table(self, period, params):
         rows = [["cohort", "cards", "month", "months_after_enrolment", "active_cards", "share"]]

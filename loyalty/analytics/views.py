@@ -50,6 +50,7 @@ def merchant_analytics(request, merchant_id: int):
         else None,
         "form": form,
         "period": period,
+        "data_as_of": selectors.data_as_of(period),
         "cohorts": [_cohort_row(cohort, longest) for cohort in cohorts],
         "cohort_offsets": range(longest),
         "churn": churn,

@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from loyalty.demo import load_demo
+from loyalty.services.analytics_summaries import refresh_all_analytics
 
 
 class Command(BaseCommand):
@@ -15,6 +17,9 @@ class Command(BaseCommand):
                 "DJANGO_DEBUG=true (local use)."
             )
         demo = load_demo()
+        # The analytics pages read summaries the hourly job refreshes: the demo's figures
+        # show at once.
+        refresh_all_analytics(as_of=timezone.now())
         bakery_key = demo.terminal_keys["demo-bakery"]
         card = demo.cards["demo-bakery"][0]
         self.stdout.write(
