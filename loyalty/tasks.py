@@ -25,7 +25,7 @@ SEND_BIRTHDAY_EMAILS = "loyalty.send_birthday_emails"
 SEND_REENGAGEMENT_EMAILS = "loyalty.send_reengagement_emails"
 SYNC_WALLET_PASSES = "loyalty.sync_wallet_passes"
 PUSH_WALLET_PASS = "loyalty.push_wallet_pass"
-REFRESH_AT_RISK_CARDS = "loyalty.refresh_at_risk_cards"
+REFRESH_METRICS_FIGURES = "loyalty.refresh_metrics_figures"
 REFRESH_ANALYTICS = "loyalty.refresh_analytics"
 
 
@@ -112,10 +112,10 @@ def run_bulk_bonus_chunk(job_id: int) -> None:
         run_bulk_bonus_chunk.delay(job_id)
 
 
-@shared_task(name=REFRESH_AT_RISK_CARDS, soft_time_limit=10 * 60, time_limit=11 * 60)
-def refresh_at_risk_cards() -> None:
-    """Asked by a scrape of /metrics whose count of cards at churn risk is stale."""
+@shared_task(name=REFRESH_METRICS_FIGURES, soft_time_limit=10 * 60, time_limit=11 * 60)
+def refresh_metrics_figures() -> None:
+    """Asked by a scrape of /metrics whose business figures are stale."""
     # Imported here: the figures read these tasks' names.
-    from loyalty.metrics.figures import store_at_risk_cards
+    from loyalty.metrics.figures import store_figures
 
-    store_at_risk_cards()
+    store_figures()

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
-from loyalty.metrics.figures import AT_RISK_KEY, AT_RISK_REFRESH_ASKED_KEY, FIGURES_KEY
+from loyalty.metrics.figures import FIGURES_KEY, FIGURES_REFRESH_ASKED_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_TOKEN = "test-metrics-token-" + "x" * 32
@@ -46,7 +46,7 @@ class Scrape:
 def scrape(client, *, fresh_figures: bool = True) -> Scrape:
     """`/metrics` as Prometheus reads it; by default with the business figures read anew."""
     if fresh_figures:
-        cache.delete_many([FIGURES_KEY, AT_RISK_KEY, AT_RISK_REFRESH_ASKED_KEY])
+        cache.delete_many([FIGURES_KEY, FIGURES_REFRESH_ASKED_KEY])
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")

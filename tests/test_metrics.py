@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from loyalty import emails
 from loyalty.metrics.figures import (
-    AT_RISK_KEY,
-    AT_RISK_REFRESH_ASKED_KEY,
     AT_RISK_REFRESH_SECONDS,
-    FIGURES_CACHE_SECONDS,
+    FIGURES_KEY,
+    FIGURES_REFRESH_ASKED_KEY,
+    FIGURES_REFRESH_SECONDS,
 )
 from loyalty.metrics.tasks import SENDER_LAST_SUCCESS_KEY
 from loyalty.models import TaskRun
@@ -431,7 +431,7 @@ def test_a_scrape_within_the_cache_time_reads_nothing_from_the_database(
     with django_assert_num_queries(0):
         cached = scrape(client, fresh_figures=False)
 
-    later = timezone.now() + datetime.timedelta(seconds=FIGURES_CACHE_SECONDS + 1)
+    later = timezone.now() + datetime.timedelta(seconds=FIGURES_REFRESH_SECONDS + 1)
     with time_machine.travel(later):
         fresh = scrape(client, fresh_figures=False)
     issued = "loyalty_points_issued_total"
@@ -443,9 +443,29 @@ def test_a_scrape_within_the_cache_time_reads_nothing_from_the_database(
     )
 
 
-def test_churn_risk_is_counted_by_a_worker_and_the_last_count_shown_meanwhile(
-    client, program, store
+def test_a_worker_reads_the_figures_and_scrapes_show_the_last_ones_meanwhile(
+    client, card, store
 ):
+    first = scrape(client)
+    earn_points(card=card, store=store, points=10)
+    stale = time.time() - FIGURES_REFRESH_SECONDS - 1
+    cache.set(FIGURES_KEY, {**cache.get(FIGURES_KEY), "read_at": stale})
+    # Another process has asked a worker already.
+    cache.set(FIGURES_REFRESH_ASKED_KEY, True)
+
+    meanwhile = scrape(client, fresh_figures=False)
+    cache.delete(FIGURES_REFRESH_ASKED_KEY)
+    # Without a broker the worker's task runs in this process, on the scrape's asking.
+    read_again = scrape(client, fresh_figures=False)
+
+    issued = "loyalty_points_issued_total"
+    before = first.value(issued, merchant="alice-bakery")
+    assert meanwhile.value(issued, merchant="alice-bakery") == before
+    assert read_again.value(issued, merchant="alice-bakery") == before + 10
+    assert cache.get(FIGURES_KEY)["read_at"] > stale
+
+
+def test_churn_risk_is_counted_again_only_when_its_count_is_stale(client, program, store):
     card = CardFactory(program=program, enrolled_store=store)
     # Three visits a day apart, then 38 days of silence: far past twice its median gap.
     for days_ago in (40, 39, 38):
@@ -453,16 +473,20 @@ def test_churn_risk_is_counted_by_a_worker_and_the_last_count_shown_meanwhile(
             earn_points(card=card, store=store, points=1)
     # Churn risk reads the analytics' summaries, as of their last refresh.
     refresh_all_analytics(as_of=timezone.now())
+    scrape(client)
+    figures = cache.get(FIGURES_KEY)
+    # Figures due for a new read, with a count of churn risk that is not.
+    recent = time.time() - AT_RISK_REFRESH_SECONDS + 60
+    old_figures = {"read_at": 0, "at_risk": {"alice-bakery": 7}}
+    cache.set(FIGURES_KEY, {**figures, **old_figures, "at_risk_counted_at": recent})
+    cache.delete(FIGURES_REFRESH_ASKED_KEY)
+    kept = scrape(client, fresh_figures=False)
+    assert cache.get(FIGURES_KEY)["read_at"] > recent
     stale = time.time() - AT_RISK_REFRESH_SECONDS - 1
-    cache.set(AT_RISK_KEY, {"counted_at": stale, "cards": {"alice-bakery": 7}})
-    # Another process has asked a worker already.
-    cache.set(AT_RISK_REFRESH_ASKED_KEY, True)
-
-    meanwhile = scrape(client, fresh_figures=False)
-    cache.delete(AT_RISK_REFRESH_ASKED_KEY)
-    # Without a broker the worker's task runs in this process, on the scrape's asking.
+    cache.set(FIGURES_KEY, {**figures, **old_figures, "at_risk_counted_at": stale})
+    cache.delete(FIGURES_REFRESH_ASKED_KEY)
     recounted = scrape(client, fresh_figures=False)
 
-    assert meanwhile.value("loyalty_at_risk_cards", merchant="alice-bakery") == 7
+    assert kept.value("loyalty_at_risk_cards", merchant="alice-bakery") == 7
     assert recounted.value("loyalty_at_risk_cards", merchant="alice-bakery") == 1
-    assert cache.get(AT_RISK_KEY)["counted_at"] > stale
+    assert cache.get(FIGURES_KEY)["at_risk_counted_at"] > stale

@@ -1,12 +1,14 @@
-"""The business figures, read from the database when Prometheus scrapes `/metrics` and kept
-in the cache for FIGURES_CACHE_SECONDS, so that the scrapes in between read nothing. With
-several web processes the cache must be shared (CACHE_URL) for that to hold across them.
+"""The business figures, read from the database by a worker and kept in the cache for the
+scrapes of `/metrics`, so that a scrape reads nothing heavy, whatever the size of the
+platform. A scrape that finds them older than FIGURES_REFRESH_SECONDS asks a worker for new
+ones (`loyalty.refresh_metrics_figures`, at most once per FIGURES_REFRESH_SECONDS: the
+cache's add() is the throttle) and answers with the last ones meanwhile. Without a broker the
+task runs in the scrape's process. With several processes the cache must be shared
+(CACHE_URL).
 
-Churn risk is a window query over each merchant's visits, seconds long on a large ledger: far
-too slow for a scrape, which must answer within Prometheus's timeout. A worker counts it
-(`loyalty.refresh_at_risk_cards`) when a scrape finds the last count older than
-AT_RISK_REFRESH_SECONDS, and scrapes show the last count meanwhile; a card's risk moves in
-days."""
+Churn risk is counted per merchant from the analytics' summaries, a tenth of a second for a
+large merchant: a worker counts it again only every AT_RISK_REFRESH_SECONDS, since a card's
+risk moves in days."""
 
 import datetime
 import logging
@@ -22,19 +24,19 @@ from loyalty.analytics.router import analytics_reads
 from loyalty.analytics.selectors import ACTIVE_DAYS, churn_risk
 from loyalty.metrics.tasks import RECORDED_TASKS, SENDER_LAST_SUCCESS_KEY
 from loyalty.models import Card, Program, TaskRun, Transaction, TransactionType
-from loyalty.tasks import SYNC_WALLET_PASSES, refresh_at_risk_cards
+from loyalty.tasks import SYNC_WALLET_PASSES, refresh_metrics_figures
 from merchants.models import Merchant
 from messaging.tasks import SEND_QUEUED_EMAILS
 
 logger = logging.getLogger(__name__)
 
 FIGURES_KEY = "metrics:business-figures"
-FIGURES_CACHE_SECONDS = 60
-AT_RISK_KEY = "metrics:at-risk-cards"
+FIGURES_REFRESH_SECONDS = 60
+FIGURES_REFRESH_ASKED_KEY = "metrics:business-figures:refresh-asked"
+# Kept well past their refresh: a worker down for a while leaves the last figures showing
+# (the last successes are instants, so the staleness alerts still fire).
+FIGURES_KEPT_SECONDS = 24 * 60 * 60
 AT_RISK_REFRESH_SECONDS = 15 * 60
-AT_RISK_REFRESH_ASKED_KEY = "metrics:at-risk-cards:refresh-asked"
-# Kept well past its refresh: a worker down for a while leaves the last count showing.
-AT_RISK_KEPT_SECONDS = 24 * 60 * 60
 
 
 def read_figures() -> dict:
@@ -139,38 +141,38 @@ def read_at_risk_cards() -> dict[str, int]:
     return at_risk
 
 
-def store_at_risk_cards() -> None:
-    """Count the cards at churn risk and keep the count for the scrapes (the task's work)."""
-    cache.set(
-        AT_RISK_KEY,
-        {"counted_at": time.time(), "cards": read_at_risk_cards()},
-        AT_RISK_KEPT_SECONDS,
-    )
+def store_figures() -> None:
+    """Read the figures and keep them for the scrapes (the task's work); churn risk is
+    counted again only when its last count is older than AT_RISK_REFRESH_SECONDS."""
+    previous = cache.get(FIGURES_KEY)
+    figures = read_figures()
+    now = time.time()
+    if previous and previous["at_risk_counted_at"] >= now - AT_RISK_REFRESH_SECONDS:
+        figures["at_risk"] = previous["at_risk"]
+        figures["at_risk_counted_at"] = previous["at_risk_counted_at"]
+    else:
+        figures["at_risk"] = read_at_risk_cards()
+        figures["at_risk_counted_at"] = now
+    figures["read_at"] = now
+    cache.set(FIGURES_KEY, figures, FIGURES_KEPT_SECONDS)
 
 
-def at_risk_cards() -> dict[str, int]:
-    """The last count per merchant; a worker is asked for a new one when it is stale (once per
-    AT_RISK_REFRESH_SECONDS: the cache's add() is the throttle)."""
-    counted = cache.get(AT_RISK_KEY)
-    stale = counted is None or counted["counted_at"] < time.time() - AT_RISK_REFRESH_SECONDS
-    if stale and cache.add(AT_RISK_REFRESH_ASKED_KEY, True, AT_RISK_REFRESH_SECONDS):
+def current_figures() -> dict | None:
+    """The last figures a worker read; a new read is asked for when they are stale."""
+    figures = cache.get(FIGURES_KEY)
+    stale = figures is None or figures["read_at"] < time.time() - FIGURES_REFRESH_SECONDS
+    if stale and cache.add(FIGURES_REFRESH_ASKED_KEY, True, FIGURES_REFRESH_SECONDS):
         try:
-            refresh_at_risk_cards.delay()
+            refresh_metrics_figures.delay()
         except Exception:  # kombu raises transport-specific errors
-            # The scrape still answers, with the last count; a later one asks again.
-            logger.exception("Could not ask a worker to count the cards at churn risk")
+            # The scrape still answers, with the last figures; a later one asks again.
+            logger.exception("Could not ask a worker to read the business figures")
         # Without a broker the task has just run in this process.
-        counted = cache.get(AT_RISK_KEY) or counted
-    return counted["cards"] if counted else {}
+        figures = cache.get(FIGURES_KEY) or figures
+    return figures
 
 
-def _cached(key: str, seconds: int, read):
-    value = cache.get(key)
-    if value is None:
-        value = read()
-        cache.set(key, value, seconds)
-    return value
-
+_NO_FIGURES = {"merchants": {}, "at_risk": {}, "last_success": {}, "wallet_failure_ratios": {}}
 
 _COUNTERS = {
     "enrolments": ("loyalty_enrolments", "Cards enrolled."),
@@ -188,12 +190,12 @@ _GAUGES = {
 
 
 class BusinessFiguresCollector:
-    """The figures read from the database, each scrape answered from the cache while it is
-    fresh (FIGURES_CACHE_SECONDS); churn risk as a worker last counted it."""
+    """The figures as a worker last read them; before the first read, every family without
+    samples (the names and types are always there)."""
 
     def collect(self):
-        figures = _cached(FIGURES_KEY, FIGURES_CACHE_SECONDS, read_figures)
-        at_risk = at_risk_cards()
+        figures = current_figures() or _NO_FIGURES
+        at_risk = figures["at_risk"]
         merchants = figures["merchants"]
         for field, (name, documentation) in _COUNTERS.items():
             family = CounterMetricFamily(name, documentation, labels=["merchant"])
