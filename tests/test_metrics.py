@@ -443,9 +443,7 @@ def test_a_scrape_within_the_cache_time_reads_nothing_from_the_database(
     )
 
 
-def test_a_worker_reads_the_figures_and_scrapes_show_the_last_ones_meanwhile(
-    client, card, store
-):
+def test_a_worker_reads_the_figures_and_scrapes_show_the_last_ones_meanwhile(client, card, store):
     first = scrape(client)
     earn_points(card=card, store=store, points=10)
     stale = time.time() - FIGURES_REFRESH_SECONDS - 1
