@@ -324,3 +324,163 @@ def test_a_large_selection_runs_as_a_background_job_from_the_admin(
     job.refresh_from_db()
     assert (job.status, job.changed) == ("done", 3)
     assert all(Card.objects.get(pk=card.pk).points_balance == 2 for card in cards)
+
+
+def test_an_outcome_sums_up_what_changed_and_what_was_skipped_and_why():
+    outcome = card_operations.BulkOutcome()
+    assert outcome.summary() == "0 changed, 0 skipped."
+    outcome.changed += ["A", "B"]
+    assert outcome.summary() == "2 changed, 0 skipped."
+    outcome.skipped.update({"C": "in the trash", "D": "already active"})
+    assert outcome.summary() == "2 changed, 2 skipped (C: in the trash; D: already active)."
+
+
+def _manager(merchant, store=None):
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(
+        user=manager, merchant=merchant, store=store, role=StaffMembership.Role.MANAGER
+    )
+    return manager
+
+
+@pytest.mark.parametrize(
+    ("points", "reason", "fields"),
+    [
+        (0, "x", {"points": ["invalid"]}),
+        (-3, "x", {"points": ["invalid"]}),
+        (True, "x", {"points": ["invalid"]}),
+        (3.0, "x", {"points": ["invalid"]}),
+        (3, " ", {"reason": ["required"]}),
+        (3, None, {"reason": ["required"]}),
+    ],
+)
+def test_a_bonus_refuses_bad_points_or_no_reason(operator, card, points, reason, fields):
+    from loyalty.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        card_operations.grant_bonus(cards=[card], points=points, reason=reason, user=operator)
+    assert refused.value.fields == fields
+    assert (
+        refused.value.detail
+        == {
+            "points": "Bonus points must be a positive whole number.",
+            "reason": "A reason is required.",
+        }[next(iter(fields))]
+    )
+    assert not Transaction.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_a_managers_bonus_is_theirs_and_skips_cards_outside_their_store(
+    merchant, program, store, other_store, rival_merchant
+):
+    manager = _manager(merchant, store=store)
+    here = CardFactory(program=program, enrolled_store=store)
+    there = CardFactory(program=program, enrolled_store=other_store)
+    rival = rival_merchant["card"]
+
+    outcome = card_operations.grant_bonus(
+        cards=[here, there, rival], points=1, reason=" Welcome ", user=manager
+    )
+
+    assert outcome.changed == [here.number]
+    assert outcome.skipped == {
+        there.number: "This belongs to another merchant or store.",
+        rival.number: "This belongs to another merchant or store.",
+    }
+    [row] = Transaction.objects.all()
+    assert (
+        row.card_id,
+        row.type,
+        row.points_delta,
+        row.reason,
+        row.acting_user,
+        row.acting_admin,
+        row.merchant_id,
+    ) == (here.pk, TransactionType.POINTS_ADJUSTED, 1, "Welcome", manager, None, merchant.pk)
+    audit = AuditEntry.objects.get()
+    assert (
+        audit.actor,
+        audit.action,
+        audit.object_id,
+        audit.merchant_id,
+        audit.reason,
+        audit.changes,
+    ) == (
+        manager,
+        "bonus_granted",
+        str(here.pk),
+        merchant.pk,
+        "Welcome",
+        {"points": 1, "transaction_id": row.pk},
+    )
+
+
+def test_deactivating_needs_a_reason(operator, card):
+    from loyalty.errors import InvalidInput
+
+    for reason in ("", "  ", None):
+        with pytest.raises(InvalidInput) as refused:
+            card_operations.deactivate_cards(cards=[card], reason=reason, user=operator)
+        assert refused.value.fields == {"reason": ["required"]}
+    assert Card.objects.get(pk=card.pk).is_active and not AuditEntry.objects.exists()
+
+
+def test_deactivating_and_reactivating_audit_each_changed_card_only(
+    merchant, program, store, other_store, rival_merchant
+):
+    manager = _manager(merchant)
+    first = CardFactory(program=program, enrolled_store=store)
+    second = CardFactory(program=program, enrolled_store=other_store)
+    rival = rival_merchant["card"]
+
+    off = card_operations.deactivate_cards(
+        cards=[first, second, rival], reason=" Fraud ", user=manager
+    )
+
+    assert off.changed == [first.number, second.number]
+    assert off.skipped == {rival.number: "This belongs to another merchant or store."}
+    assert not Card.objects.filter(pk__in=[first.pk, second.pk], is_active=True).exists()
+    assert Card.objects.get(pk=rival.pk).is_active
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.actor, e.action, e.object_id, e.merchant_id, e.reason) for e in entries] == [
+        (manager, "card_deactivated", str(first.pk), merchant.pk, "Fraud"),
+        (manager, "card_deactivated", str(second.pk), merchant.pk, "Fraud"),
+    ]
+    AuditEntry.objects.all().delete()
+
+    on = card_operations.reactivate_cards(cards=[first, rival], user=manager)
+    again = card_operations.reactivate_cards(cards=[second], user=manager, reason=" Found ")
+
+    assert (on.changed, on.skipped) == (
+        [first.number],
+        {rival.number: "This belongs to another merchant or store."},
+    )
+    assert (again.changed, again.skipped) == ([second.number], {})
+    assert Card.objects.filter(pk__in=[first.pk, second.pk], is_active=True).count() == 2
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.action, e.object_id, e.merchant_id, e.reason) for e in entries] == [
+        ("card_reactivated", str(first.pk), merchant.pk, ""),
+        ("card_reactivated", str(second.pk), merchant.pk, "Found"),
+    ]
+
+
+def test_store_staff_may_not_change_cards_and_a_store_manager_only_their_stores(
+    merchant, program, store, other_store
+):
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    clerk = UserFactory(is_staff=True)
+    StaffMembershipFactory(user=clerk, merchant=merchant, role=StaffMembership.Role.STAFF)
+    card = CardFactory(program=program, enrolled_store=other_store)
+
+    refused = card_operations.deactivate_cards(cards=[card], reason="x", user=clerk)
+    assert refused.skipped == {card.number: "Only owners and managers may do this."}
+    elsewhere = card_operations.deactivate_cards(
+        cards=[card], reason="x", user=_manager(merchant, store=store)
+    )
+    assert elsewhere.skipped == {card.number: "This belongs to another merchant or store."}
+    assert Card.objects.get(pk=card.pk).is_active and not AuditEntry.objects.exists()
