@@ -484,3 +484,140 @@ def test_store_staff_may_not_change_cards_and_a_store_manager_only_their_stores(
     )
     assert elsewhere.skipped == {card.number: "This belongs to another merchant or store."}
     assert Card.objects.get(pk=card.pk).is_active and not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("points", "reason", "ids", "detail", "fields"),
+    [
+        (True, "x", "one", "Bonus points must be a whole number.", {"points": ["invalid"]}),
+        (2.0, "x", "one", "Bonus points must be a whole number.", {"points": ["invalid"]}),
+        (0, "x", "one", "Bonus points must be 1 to 1000000.", {"points": ["invalid"]}),
+        (1_000_001, "x", "one", "Bonus points must be 1 to 1000000.", {"points": ["invalid"]}),
+        (5, " ", "one", "A reason is required.", {"reason": ["required"]}),
+        (5, None, "one", "A reason is required.", {"reason": ["required"]}),
+        (5, "x", "none", "No cards were selected.", {"cards": ["required"]}),
+    ],
+)
+def test_a_background_bonus_refuses_bad_input_and_records_no_job(
+    operator, card, points, reason, ids, detail, fields
+):
+    from loyalty.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        bulk_bonus.start_bulk_bonus(
+            merchant_id=card.program.merchant_id,
+            card_ids={"one": [card.pk], "none": []}[ids],
+            points=points,
+            reason=reason,
+            user=operator,
+        )
+    assert (refused.value.detail, refused.value.fields) == (detail, fields)
+    assert not BulkBonusJob.objects.exists()
+
+
+def test_a_background_bonus_records_its_job_and_queues_its_first_chunk(
+    operator, program, store, django_capture_on_commit_callbacks
+):
+    cards = [CardFactory(program=program, enrolled_store=store) for _ in range(3)]
+    ids = [cards[2].pk, cards[0].pk, cards[1].pk]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        job = bulk_bonus.start_bulk_bonus(
+            merchant_id=program.merchant_id,
+            card_ids=ids,
+            points=1_000_000,
+            reason="  Launch ",
+            user=operator,
+        )
+
+    job.refresh_from_db()
+    assert (
+        job.merchant_id,
+        job.requested_by,
+        job.points,
+        job.reason,
+        job.card_ids,
+        job.total,
+        job.processed,
+        job.changed,
+        job.skipped,
+        job.status,
+        job.finished_at,
+    ) == (
+        program.merchant_id,
+        operator,
+        1_000_000,
+        "Launch",
+        sorted(ids),
+        3,
+        0,
+        0,
+        {},
+        "queued",
+        None,
+    )
+    assert len(callbacks) == 1 and not Transaction.objects.exists()
+    callbacks[0]()  # the task, run eagerly
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.changed) == ("done", 3, 3)
+    assert job.finished_at is not None
+    assert {c.points_balance for c in Card.objects.filter(pk__in=ids)} == {1_000_000}
+
+
+def test_a_manager_may_not_start_a_bonus_for_another_merchant(merchant, rival_merchant):
+    from merchants.access import NotAllowed
+
+    with pytest.raises(NotAllowed):
+        bulk_bonus.start_bulk_bonus(
+            merchant_id=rival_merchant["merchant"].pk,
+            card_ids=[rival_merchant["card"].pk],
+            points=5,
+            reason="x",
+            user=_manager(merchant),
+        )
+    assert not BulkBonusJob.objects.exists()
+
+
+def test_each_chunk_adds_its_skips_to_the_earlier_ones_and_the_last_finishes_the_job(
+    program, store, rival_merchant, monkeypatch
+):
+    monkeypatch.setattr(bulk_bonus, "CHUNK_SIZE", 2)
+    manager = _manager(program.merchant)
+    inactive = CardFactory(program=program, enrolled_store=store, is_active=False)
+    active = CardFactory(program=program, enrolled_store=store)
+    later = CardFactory(program=program, enrolled_store=store)
+    rival = rival_merchant["card"]
+    # An earlier bonus with another reason does not count as this job's.
+    ledger.adjust_points(card=later, points=4, reason="Promo (bulk bonus #0)")
+    job = bulk_bonus.start_bulk_bonus(
+        merchant_id=program.merchant_id,
+        card_ids=[inactive.pk, active.pk, later.pk, rival.pk],
+        points=5,
+        reason="Promo",
+        user=manager,
+    )
+    # In this order (the rival's card, made first by its fixture, sorts first otherwise).
+    BulkBonusJob.objects.filter(pk=job.pk).update(
+        card_ids=[inactive.pk, active.pk, later.pk, rival.pk]
+    )
+
+    assert bulk_bonus.run_bulk_bonus_chunk(job_id=job.pk) is True
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.changed, job.finished_at) == ("running", 2, 1, None)
+    assert job.skipped == {inactive.number: "The card is not active."}
+
+    assert bulk_bonus.run_bulk_bonus_chunk(job_id=job.pk) is False
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.changed) == ("done", 4, 2)
+    assert job.finished_at is not None
+    assert job.skipped == {
+        inactive.number: "The card is not active.",
+        "1 card(s)": "not found in this merchant, or already done",
+    }
+    rows = Transaction.objects.filter(reason=f"Promo (bulk bonus #{job.pk})").order_by("card_id")
+    assert [(r.card_id, r.points_delta, r.acting_user, r.acting_admin) for r in rows] == [
+        (active.pk, 5, manager, None),
+        (later.pk, 5, manager, None),
+    ]
+    assert Card.objects.get(pk=later.pk).points_balance == 9
+    assert Card.objects.get(pk=rival.pk).points_balance == 0
