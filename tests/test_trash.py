@@ -299,6 +299,8 @@ def test_a_store_keeps_ledger_rows_of_its_cards_elsewhere_and_of_other_cards_the
         with pytest.raises(permanent.HasLedgerHistory) as refused:
             permanent.delete_permanently(obj=obj, actor=operator)
         assert refused.value.code == "has_ledger_history"
+        # The row is named: the admin refuses several rows at once.
+        assert refused.value.detail == f"{obj}: {permanent.HasLedgerHistory.default_detail}"
         assert Store.all_objects.filter(pk=obj.pk).exists()
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.DELETED).exists()
 
