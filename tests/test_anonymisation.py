@@ -250,3 +250,17 @@ def test_forgetting_a_customers_emails_leaves_other_customers_and_sent_statuses(
         "Hi Bo",
         {"a": 1},
     )
+
+
+def test_a_manager_of_the_customers_merchant_anonymises_them(person, merchant):
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(user=manager, merchant=merchant, role=StaffMembership.Role.MANAGER)
+
+    anonymise_customer(customer=person["customer"], user=manager)
+
+    assert Customer.objects.get(pk=person["customer"].pk).anonymized_at is not None
+    audit = AuditEntry.objects.get(action="anonymised")
+    assert (audit.actor, audit.merchant_id, audit.reason) == (manager, merchant.pk, "")

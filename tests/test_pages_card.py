@@ -407,3 +407,17 @@ def test_lost_links_go_to_at_most_ten_cards_the_oldest_first():
 
     sent = OutgoingEmail.objects.order_by("pk")
     assert [card_links.card_from_token(token_of(e.context["card_url"])) for e in sent] == cards[:10]
+
+
+def test_the_already_enrolled_email_never_names_a_card_of_another_programme(program, store):
+    from loyalty.services.card_link_emails import send_link_to_enrolled_customer
+
+    customer = CustomerFactory(merchant=program.merchant, email="nina@example.com")
+    # A live card of the merchant's earlier programme, trashed before trashing cascaded.
+    earlier = ProgramFactory(merchant=program.merchant, name="Earlier", deleted_at=timezone.now())
+    CardFactory(program=earlier, enrolled_store=store, customer=customer)
+
+    assert (
+        send_link_to_enrolled_customer(program=program, store=store, email=customer.email) is None
+    )
+    assert not OutgoingEmail.objects.exists()
