@@ -437,7 +437,7 @@ def test_deactivating_and_reactivating_audit_each_changed_card_only(
     rival = rival_merchant["card"]
 
     off = card_operations.deactivate_cards(
-        cards=[first, second, rival], reason=" Fraud ", user=manager
+        cards=[first, rival, second], reason=" Fraud ", user=manager
     )
 
     assert off.changed == [first.number, second.number]
