@@ -621,3 +621,14 @@ def test_each_chunk_adds_its_skips_to_the_earlier_ones_and_the_last_finishes_the
     ]
     assert Card.objects.get(pk=later.pk).points_balance == 9
     assert Card.objects.get(pk=rival.pk).points_balance == 0
+
+
+def test_a_background_bonus_of_one_point_is_accepted(operator, card):
+    job = bulk_bonus.start_bulk_bonus(
+        merchant_id=card.program.merchant_id,
+        card_ids=[card.pk],
+        points=1,
+        reason="x",
+        user=operator,
+    )
+    assert BulkBonusJob.objects.get(pk=job.pk).points == 1
