@@ -216,3 +216,54 @@ def test_an_operator_giving_a_manager_access_is_audited(operator_client, operato
         merchant.pk,
         "merchants.staffmembership",
     )
+
+
+@pytest.mark.parametrize(
+    ("points", "reason", "fields"),
+    [
+        (0, "x", {"points": ["invalid"]}),
+        (-1, "x", {"points": ["invalid"]}),
+        (True, "x", {"points": ["invalid"]}),
+        (2.0, "x", {"points": ["invalid"]}),
+        ("2", "x", {"points": ["invalid"]}),
+        (2, "", {"reason": ["required"]}),
+        (2, "  ", {"reason": ["required"]}),
+        (2, None, {"reason": ["required"]}),
+    ],
+)
+def test_the_restore_service_refuses_bad_points_or_no_reason(
+    operator, card, points, reason, fields
+):
+    from loyalty.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        card_operations.restore_points(card=card, points=points, reason=reason, user=operator)
+    assert refused.value.fields == fields
+    expected = {
+        "points": "Points to restore must be a positive whole number.",
+        "reason": "A reason is required.",
+    }[next(iter(fields))]
+    assert refused.value.detail == expected
+    assert not Transaction.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_one_point_is_restored_with_the_reason_trimmed(operator, card):
+    entry = card_operations.restore_points(card=card, points=1, reason="  Goodwill ", user=operator)
+    assert (entry.points_delta, entry.reason, entry.acting_admin) == (1, "Goodwill", operator)
+    audit = AuditEntry.objects.get()
+    assert (audit.reason, audit.changes) == ("Goodwill", {"points": 1, "transaction_id": entry.pk})
+
+
+def test_a_store_scoped_manager_restores_points_on_their_stores_cards_only(
+    card, program, other_store
+):
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(
+        user=manager,
+        merchant=card.program.merchant,
+        store=other_store,
+        role=StaffMembership.Role.MANAGER,
+    )
+    with pytest.raises(NotAllowed):
+        card_operations.restore_points(card=card, points=3, reason="Goodwill", user=manager)
+    assert not Transaction.objects.exists()

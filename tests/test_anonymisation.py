@@ -169,3 +169,98 @@ def test_a_customer_can_enrol_again_after_anonymisation(person, operator, progra
         program=program, store=store, email="ann.smith@example.com", first_name="Ann"
     )
     assert card.customer_id != person["customer"].pk
+
+
+def test_the_audit_entry_says_what_anonymising_did(person, operator):
+    from merchants import services
+
+    customer = person["customer"]
+    Customer.objects.filter(pk=customer.pk).update(last_birthday_email_on=datetime.date(2026, 4, 1))
+    trashed = CardFactory(program=person["cards"][0].program, customer=customer)
+    services.trash(obj=trashed)
+
+    anonymise_customer(customer=customer, user=operator, reason=None)
+
+    assert Customer.objects.get(pk=customer.pk).last_birthday_email_on is None
+    assert Card.all_objects.get(pk=trashed.pk).customer_id is None
+    audit = AuditEntry.objects.get(action="anonymised")
+    assert (audit.object_type, audit.reason) == ("customers.customer", "")
+    assert sorted(audit.changes) == [
+        "cards_unlinked",
+        "emails_cancelled",
+        "stored_responses_scrubbed",
+    ]
+    assert sorted(audit.changes["cards_unlinked"]) == sorted(
+        card.number for card in [*person["cards"], trashed]
+    )
+    # The welcome email of the enrolment and the fixture's queued one.
+    assert (audit.changes["emails_cancelled"], audit.changes["stored_responses_scrubbed"]) == (2, 1)
+
+
+def test_a_manager_of_another_merchant_may_not_anonymise(person, rival_merchant):
+    from merchants.access import NotAllowed
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(
+        user=manager, merchant=rival_merchant["merchant"], role=StaffMembership.Role.MANAGER
+    )
+    with pytest.raises(NotAllowed):
+        anonymise_customer(customer=person["customer"], user=manager)
+    customer = Customer.objects.get(pk=person["customer"].pk)
+    assert (customer.anonymized_at, customer.first_name) == (None, "Ann")
+    assert not AuditEntry.objects.exists()
+
+
+def test_forgetting_a_customers_emails_leaves_other_customers_and_sent_statuses(person):
+    from messaging.services.operations import forget_customer_emails
+
+    customer = person["customer"]
+    failed = OutgoingEmailFactory(
+        merchant=customer.merchant,
+        customer=customer,
+        to=customer.email,
+        status=OutgoingEmail.Status.FAILED,
+        subject="Your card",
+    )
+    someone_else = OutgoingEmailFactory(
+        merchant=customer.merchant, to="bo@example.com", subject="Hi Bo", context={"a": 1}
+    )
+
+    [welcome] = OutgoingEmail.objects.filter(customer=customer).exclude(
+        pk__in=[person["queued"].pk, person["sent"].pk, failed.pk]
+    )
+    welcome.subject = "Welcome"
+    welcome.save()
+
+    assert forget_customer_emails(customer_id=customer.pk) == 2
+
+    rows = OutgoingEmail.objects.filter(customer=customer).order_by("pk")
+    assert [(e.pk, e.status, e.to, e.subject, e.context, e.last_error) for e in rows] == [
+        (welcome.pk, "cancelled", "", "", {}, "customer anonymised"),
+        (person["queued"].pk, "cancelled", "", "", {}, "customer anonymised"),
+        (person["sent"].pk, "sent", "", "", {}, ""),
+        (failed.pk, "failed", "", "", {}, ""),
+    ]
+    someone_else.refresh_from_db()
+    assert (someone_else.status, someone_else.to, someone_else.subject, someone_else.context) == (
+        "queued",
+        "bo@example.com",
+        "Hi Bo",
+        {"a": 1},
+    )
+
+
+def test_a_manager_of_the_customers_merchant_anonymises_them(person, merchant):
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(user=manager, merchant=merchant, role=StaffMembership.Role.MANAGER)
+
+    anonymise_customer(customer=person["customer"], user=manager)
+
+    assert Customer.objects.get(pk=person["customer"].pk).anonymized_at is not None
+    audit = AuditEntry.objects.get(action="anonymised")
+    assert (audit.actor, audit.merchant_id, audit.reason) == (manager, merchant.pk, "")

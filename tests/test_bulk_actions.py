@@ -324,3 +324,311 @@ def test_a_large_selection_runs_as_a_background_job_from_the_admin(
     job.refresh_from_db()
     assert (job.status, job.changed) == ("done", 3)
     assert all(Card.objects.get(pk=card.pk).points_balance == 2 for card in cards)
+
+
+def test_an_outcome_sums_up_what_changed_and_what_was_skipped_and_why():
+    outcome = card_operations.BulkOutcome()
+    assert outcome.summary() == "0 changed, 0 skipped."
+    outcome.changed += ["A", "B"]
+    assert outcome.summary() == "2 changed, 0 skipped."
+    outcome.skipped.update({"C": "in the trash", "D": "already active"})
+    assert outcome.summary() == "2 changed, 2 skipped (C: in the trash; D: already active)."
+
+
+def _manager(merchant, store=None):
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(
+        user=manager, merchant=merchant, store=store, role=StaffMembership.Role.MANAGER
+    )
+    return manager
+
+
+@pytest.mark.parametrize(
+    ("points", "reason", "fields"),
+    [
+        (0, "x", {"points": ["invalid"]}),
+        (-3, "x", {"points": ["invalid"]}),
+        (True, "x", {"points": ["invalid"]}),
+        (3.0, "x", {"points": ["invalid"]}),
+        (3, " ", {"reason": ["required"]}),
+        (3, None, {"reason": ["required"]}),
+    ],
+)
+def test_a_bonus_refuses_bad_points_or_no_reason(operator, card, points, reason, fields):
+    from loyalty.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        card_operations.grant_bonus(cards=[card], points=points, reason=reason, user=operator)
+    assert refused.value.fields == fields
+    assert (
+        refused.value.detail
+        == {
+            "points": "Bonus points must be a positive whole number.",
+            "reason": "A reason is required.",
+        }[next(iter(fields))]
+    )
+    assert not Transaction.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_a_managers_bonus_is_theirs_and_skips_cards_outside_their_store(
+    merchant, program, store, other_store, rival_merchant
+):
+    manager = _manager(merchant, store=store)
+    here = CardFactory(program=program, enrolled_store=store)
+    there = CardFactory(program=program, enrolled_store=other_store)
+    rival = rival_merchant["card"]
+
+    outcome = card_operations.grant_bonus(
+        cards=[here, there, rival], points=1, reason=" Welcome ", user=manager
+    )
+
+    assert outcome.changed == [here.number]
+    assert outcome.skipped == {
+        there.number: "This belongs to another merchant or store.",
+        rival.number: "This belongs to another merchant or store.",
+    }
+    [row] = Transaction.objects.all()
+    assert (
+        row.card_id,
+        row.type,
+        row.points_delta,
+        row.reason,
+        row.acting_user,
+        row.acting_admin,
+        row.merchant_id,
+    ) == (here.pk, TransactionType.POINTS_ADJUSTED, 1, "Welcome", manager, None, merchant.pk)
+    audit = AuditEntry.objects.get()
+    assert (
+        audit.actor,
+        audit.action,
+        audit.object_id,
+        audit.merchant_id,
+        audit.reason,
+        audit.changes,
+    ) == (
+        manager,
+        "bonus_granted",
+        str(here.pk),
+        merchant.pk,
+        "Welcome",
+        {"points": 1, "transaction_id": row.pk},
+    )
+
+
+def test_deactivating_needs_a_reason(operator, card):
+    from loyalty.errors import InvalidInput
+
+    for reason in ("", "  ", None):
+        with pytest.raises(InvalidInput) as refused:
+            card_operations.deactivate_cards(cards=[card], reason=reason, user=operator)
+        assert refused.value.fields == {"reason": ["required"]}
+    assert Card.objects.get(pk=card.pk).is_active and not AuditEntry.objects.exists()
+
+
+def test_deactivating_and_reactivating_audit_each_changed_card_only(
+    merchant, program, store, other_store, rival_merchant
+):
+    manager = _manager(merchant)
+    first = CardFactory(program=program, enrolled_store=store)
+    second = CardFactory(program=program, enrolled_store=other_store)
+    rival = rival_merchant["card"]
+
+    off = card_operations.deactivate_cards(
+        cards=[first, rival, second], reason=" Fraud ", user=manager
+    )
+
+    assert off.changed == [first.number, second.number]
+    assert off.skipped == {rival.number: "This belongs to another merchant or store."}
+    assert not Card.objects.filter(pk__in=[first.pk, second.pk], is_active=True).exists()
+    assert Card.objects.get(pk=rival.pk).is_active
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.actor, e.action, e.object_id, e.merchant_id, e.reason) for e in entries] == [
+        (manager, "card_deactivated", str(first.pk), merchant.pk, "Fraud"),
+        (manager, "card_deactivated", str(second.pk), merchant.pk, "Fraud"),
+    ]
+    AuditEntry.objects.all().delete()
+
+    on = card_operations.reactivate_cards(cards=[first, rival], user=manager)
+    again = card_operations.reactivate_cards(cards=[second], user=manager, reason=" Found ")
+
+    assert (on.changed, on.skipped) == (
+        [first.number],
+        {rival.number: "This belongs to another merchant or store."},
+    )
+    assert (again.changed, again.skipped) == ([second.number], {})
+    assert Card.objects.filter(pk__in=[first.pk, second.pk], is_active=True).count() == 2
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.action, e.object_id, e.merchant_id, e.reason) for e in entries] == [
+        ("card_reactivated", str(first.pk), merchant.pk, ""),
+        ("card_reactivated", str(second.pk), merchant.pk, "Found"),
+    ]
+
+
+def test_store_staff_may_not_change_cards_and_a_store_manager_only_their_stores(
+    merchant, program, store, other_store
+):
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    clerk = UserFactory(is_staff=True)
+    StaffMembershipFactory(user=clerk, merchant=merchant, role=StaffMembership.Role.STAFF)
+    card = CardFactory(program=program, enrolled_store=other_store)
+
+    refused = card_operations.deactivate_cards(cards=[card], reason="x", user=clerk)
+    assert refused.skipped == {card.number: "Only owners and managers may do this."}
+    elsewhere = card_operations.deactivate_cards(
+        cards=[card], reason="x", user=_manager(merchant, store=store)
+    )
+    assert elsewhere.skipped == {card.number: "This belongs to another merchant or store."}
+    assert Card.objects.get(pk=card.pk).is_active and not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("points", "reason", "ids", "detail", "fields"),
+    [
+        (True, "x", "one", "Bonus points must be a whole number.", {"points": ["invalid"]}),
+        (2.0, "x", "one", "Bonus points must be a whole number.", {"points": ["invalid"]}),
+        (0, "x", "one", "Bonus points must be 1 to 1000000.", {"points": ["invalid"]}),
+        (1_000_001, "x", "one", "Bonus points must be 1 to 1000000.", {"points": ["invalid"]}),
+        (5, " ", "one", "A reason is required.", {"reason": ["required"]}),
+        (5, None, "one", "A reason is required.", {"reason": ["required"]}),
+        (5, "x", "none", "No cards were selected.", {"cards": ["required"]}),
+    ],
+)
+def test_a_background_bonus_refuses_bad_input_and_records_no_job(
+    operator, card, points, reason, ids, detail, fields
+):
+    from loyalty.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        bulk_bonus.start_bulk_bonus(
+            merchant_id=card.program.merchant_id,
+            card_ids={"one": [card.pk], "none": []}[ids],
+            points=points,
+            reason=reason,
+            user=operator,
+        )
+    assert (refused.value.detail, refused.value.fields) == (detail, fields)
+    assert not BulkBonusJob.objects.exists()
+
+
+def test_a_background_bonus_records_its_job_and_queues_its_first_chunk(
+    operator, program, store, django_capture_on_commit_callbacks
+):
+    cards = [CardFactory(program=program, enrolled_store=store) for _ in range(3)]
+    ids = [cards[2].pk, cards[0].pk, cards[1].pk]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        job = bulk_bonus.start_bulk_bonus(
+            merchant_id=program.merchant_id,
+            card_ids=ids,
+            points=1_000_000,
+            reason="  Launch ",
+            user=operator,
+        )
+
+    job.refresh_from_db()
+    assert (
+        job.merchant_id,
+        job.requested_by,
+        job.points,
+        job.reason,
+        job.card_ids,
+        job.total,
+        job.processed,
+        job.changed,
+        job.skipped,
+        job.status,
+        job.finished_at,
+    ) == (
+        program.merchant_id,
+        operator,
+        1_000_000,
+        "Launch",
+        sorted(ids),
+        3,
+        0,
+        0,
+        {},
+        "queued",
+        None,
+    )
+    assert len(callbacks) == 1 and not Transaction.objects.exists()
+    callbacks[0]()  # the task, run eagerly
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.changed) == ("done", 3, 3)
+    assert job.finished_at is not None
+    assert {c.points_balance for c in Card.objects.filter(pk__in=ids)} == {1_000_000}
+
+
+def test_a_manager_may_not_start_a_bonus_for_another_merchant(merchant, rival_merchant):
+    from merchants.access import NotAllowed
+
+    with pytest.raises(NotAllowed):
+        bulk_bonus.start_bulk_bonus(
+            merchant_id=rival_merchant["merchant"].pk,
+            card_ids=[rival_merchant["card"].pk],
+            points=5,
+            reason="x",
+            user=_manager(merchant),
+        )
+    assert not BulkBonusJob.objects.exists()
+
+
+def test_each_chunk_adds_its_skips_to_the_earlier_ones_and_the_last_finishes_the_job(
+    program, store, rival_merchant, monkeypatch
+):
+    monkeypatch.setattr(bulk_bonus, "CHUNK_SIZE", 2)
+    manager = _manager(program.merchant)
+    inactive = CardFactory(program=program, enrolled_store=store, is_active=False)
+    active = CardFactory(program=program, enrolled_store=store)
+    later = CardFactory(program=program, enrolled_store=store)
+    rival = rival_merchant["card"]
+    # An earlier bonus with another reason does not count as this job's.
+    ledger.adjust_points(card=later, points=4, reason="Promo (bulk bonus #0)")
+    job = bulk_bonus.start_bulk_bonus(
+        merchant_id=program.merchant_id,
+        card_ids=[inactive.pk, active.pk, later.pk, rival.pk],
+        points=5,
+        reason="Promo",
+        user=manager,
+    )
+    # In this order (the rival's card, made first by its fixture, sorts first otherwise).
+    BulkBonusJob.objects.filter(pk=job.pk).update(
+        card_ids=[inactive.pk, active.pk, later.pk, rival.pk]
+    )
+
+    assert bulk_bonus.run_bulk_bonus_chunk(job_id=job.pk) is True
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.changed, job.finished_at) == ("running", 2, 1, None)
+    assert job.skipped == {inactive.number: "The card is not active."}
+
+    assert bulk_bonus.run_bulk_bonus_chunk(job_id=job.pk) is False
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.changed) == ("done", 4, 2)
+    assert job.finished_at is not None
+    assert job.skipped == {
+        inactive.number: "The card is not active.",
+        "1 card(s)": "not found in this merchant, or already done",
+    }
+    rows = Transaction.objects.filter(reason=f"Promo (bulk bonus #{job.pk})").order_by("card_id")
+    assert [(r.card_id, r.points_delta, r.acting_user, r.acting_admin) for r in rows] == [
+        (active.pk, 5, manager, None),
+        (later.pk, 5, manager, None),
+    ]
+    assert Card.objects.get(pk=later.pk).points_balance == 9
+    assert Card.objects.get(pk=rival.pk).points_balance == 0
+
+
+def test_a_background_bonus_of_one_point_is_accepted(operator, card):
+    job = bulk_bonus.start_bulk_bonus(
+        merchant_id=card.program.merchant_id,
+        card_ids=[card.pk],
+        points=1,
+        reason="x",
+        user=operator,
+    )
+    assert BulkBonusJob.objects.get(pk=job.pk).points == 1

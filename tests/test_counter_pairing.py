@@ -272,3 +272,45 @@ def test_a_merchants_staff_pair_tablets_for_their_own_stores_only(
 
     client.post(pair, {"store": store.pk, "name": "Front tablet"})
     assert PairingCode.objects.get().store == store
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("abcd efgh", "ABCDEFGH"),
+        (" AB CD-EF GH\t", "ABCDEFGH"),
+        ("2345-6789", "23456789"),
+        ("ABCDEFG", None),  # too short, every character valid
+        ("ABCDEFGHJ", None),  # too long
+        ("ABCDEFG1", None),  # the right length, a look-alike
+        ("", None),
+        (None, None),
+    ],
+)
+def test_what_a_person_types_is_read_as_the_code_or_nothing(typed, code):
+    assert pairing.normalize(typed) == code
+
+
+def test_the_stored_digest_is_the_codes_hmac_under_the_secret_key(store, settings):
+    from django.utils.crypto import salted_hmac
+
+    _, code = pairing.create_pairing_code(store=store, terminal_name="t")
+    # Stable across releases (a code issued before a deploy still pairs after it), and
+    # tied to the secret key: a copy of the table without it opens nothing.
+    expected = salted_hmac("loyalty.pairing-code", code, algorithm="sha256").hexdigest()
+    assert PairingCode.objects.get().code_digest == expected
+    settings.SECRET_KEY = "another-secret-key-" + "x" * 40
+    with pytest.raises(PairingCodeInvalid):
+        pairing.redeem_pairing_code(code=code)
+
+
+def test_a_new_code_is_never_one_issued_before(store, monkeypatch):
+    # The random draws give the first code again, then another.
+    draws = iter("ABCDEFGHABCDEFGH23456789")
+    monkeypatch.setattr(pairing.secrets, "choice", lambda alphabet: next(draws))
+
+    first = pairing.create_pairing_code(store=store, terminal_name="t")[1]
+    second = pairing.create_pairing_code(store=store, terminal_name="t")[1]
+
+    assert (first, second) == ("ABCDEFGH", "23456789")
+    assert PairingCode.objects.count() == 2

@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from loyalty import card_links, card_numbers, emails
-from loyalty.models import Card
+from loyalty.models import Card, Program
 from loyalty.services import ledger
+from merchants.models import Merchant
 from messaging.models import OutgoingEmail
 from tests.factories import (
     CardFactory,
@@ -287,3 +288,136 @@ def test_the_lost_link_page_speaks_the_browsers_language(client):
 
     assert response["Content-Language"] == "lb"
     assert "De Link op meng Kaart kréien" in text_of(response)
+
+
+# The link emails' service (loyalty.services.card_link_emails), on its own.
+
+
+@pytest.mark.parametrize("cross_location", [True, False])
+def test_the_already_enrolled_email_names_the_card_that_stopped_the_enrolment(
+    program, store, other_store, cross_location
+):
+    from loyalty.services.card_link_emails import send_link_to_enrolled_customer
+
+    program.allow_cross_location_redemption = cross_location
+    program.save()
+    customer = CustomerFactory(merchant=program.merchant, email="nina@example.com", locale="fr")
+    first = CardFactory(program=program, enrolled_store=other_store, customer=customer)
+    second = CardFactory(program=program, enrolled_store=store, customer=customer)
+
+    card = send_link_to_enrolled_customer(program=program, store=store, email="NINA@Example.COM")
+
+    # Any of the programme's stores counts when cards work across them, and then the oldest
+    # card is named; otherwise only the store's own card.
+    assert card == (first if cross_location else second)
+    email = OutgoingEmail.objects.get()
+    assert (email.template, email.to, email.customer_id, email.merchant_id, email.locale) == (
+        emails.ALREADY_ENROLLED,
+        "nina@example.com",
+        customer.pk,
+        program.merchant_id,
+        "fr",
+    )
+    assert card_links.card_from_token(token_of(email.context["card_url"])) == card
+
+
+def test_no_already_enrolled_email_without_a_card_of_that_programme_and_store(
+    program, store, other_store, rival_merchant
+):
+    from loyalty.services.card_link_emails import send_link_to_enrolled_customer
+
+    program.allow_cross_location_redemption = False
+    program.save()
+    customer = CustomerFactory(merchant=program.merchant, email="nina@example.com")
+    CardFactory(program=program, enrolled_store=other_store, customer=customer)
+    rival = rival_merchant["program"]
+    CardFactory(
+        program=rival,
+        enrolled_store=rival_merchant["store"],
+        customer=CustomerFactory(merchant=rival.merchant, email="eve@example.com"),
+    )
+    anonymised = CustomerFactory(
+        merchant=program.merchant, email="old@example.com", anonymized_at=timezone.now()
+    )
+    CardFactory(program=program, enrolled_store=store, customer=anonymised)
+
+    for email in ("nina@example.com", "eve@example.com", "old@example.com"):
+        assert send_link_to_enrolled_customer(program=program, store=store, email=email) is None
+    assert not OutgoingEmail.objects.exists()
+
+
+def test_lost_links_go_to_live_cards_of_live_programmes_and_merchants_only(card):
+    from loyalty.services.card_link_emails import send_lost_card_links
+    from merchants import services
+
+    customer = card.customer
+    trashed_card = CardFactory(
+        program=card.program,
+        enrolled_store=StoreFactory(merchant=card.program.merchant),
+        customer=customer,
+    )
+    services.trash(obj=trashed_card)
+
+    def card_at_a_new_merchant():
+        program = ProgramFactory(merchant=MerchantFactory())
+        return CardFactory(
+            program=program,
+            enrolled_store=StoreFactory(merchant=program.merchant),
+            customer=CustomerFactory(merchant=program.merchant, email="nina@example.com"),
+        )
+
+    live = card_at_a_new_merchant()
+    # Trashed without their cascade, as before trashing cascaded: the cards stayed live.
+    of_trashed_programme = card_at_a_new_merchant()
+    Program.all_objects.filter(pk=of_trashed_programme.program_id).update(deleted_at=timezone.now())
+    of_trashed_merchant = card_at_a_new_merchant()
+    Merchant.all_objects.filter(pk=of_trashed_merchant.program.merchant_id).update(
+        deleted_at=timezone.now()
+    )
+
+    assert send_lost_card_links(email=" Nina@EXAMPLE.com ") == 2
+
+    sent = OutgoingEmail.objects.order_by("pk")
+    assert [(e.template, e.to, e.merchant_id) for e in sent] == [
+        (emails.CARD_LINK, "nina@example.com", card.program.merchant_id),
+        (emails.CARD_LINK, "nina@example.com", live.program.merchant_id),
+    ]
+    assert [card_links.card_from_token(token_of(e.context["card_url"])) for e in sent] == [
+        card,
+        live,
+    ]
+    assert send_lost_card_links(email="nobody@example.com") == 0
+
+
+def test_lost_links_go_to_at_most_ten_cards_the_oldest_first():
+    from loyalty.services.card_link_emails import MAX_LOST_LINK_CARDS, send_lost_card_links
+
+    cards = []
+    for _ in range(MAX_LOST_LINK_CARDS + 1):
+        program = ProgramFactory(merchant=MerchantFactory())
+        cards.append(
+            CardFactory(
+                program=program,
+                enrolled_store=StoreFactory(merchant=program.merchant),
+                customer=CustomerFactory(merchant=program.merchant, email="nina@example.com"),
+            )
+        )
+
+    assert send_lost_card_links(email="nina@example.com") == 10
+
+    sent = OutgoingEmail.objects.order_by("pk")
+    assert [card_links.card_from_token(token_of(e.context["card_url"])) for e in sent] == cards[:10]
+
+
+def test_the_already_enrolled_email_never_names_a_card_of_another_programme(program, store):
+    from loyalty.services.card_link_emails import send_link_to_enrolled_customer
+
+    customer = CustomerFactory(merchant=program.merchant, email="nina@example.com")
+    # A live card of the merchant's earlier programme, trashed before trashing cascaded.
+    earlier = ProgramFactory(merchant=program.merchant, name="Earlier", deleted_at=timezone.now())
+    CardFactory(program=earlier, enrolled_store=store, customer=customer)
+
+    assert (
+        send_link_to_enrolled_customer(program=program, store=store, email=customer.email) is None
+    )
+    assert not OutgoingEmail.objects.exists()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from loyalty.errors import InvalidInput, PinInvalid, PinLocked, TerminalSuspended
 from loyalty.models import StaffPin, TerminalKey
 from loyalty.pins import pin_digest
-from loyalty.services import staff_pins
+from loyalty.services import pin_assignment, staff_pins
 from tests.factories import StaffPinFactory, StoreFactory, TerminalKeyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -231,3 +231,180 @@ def test_unlocking_with_an_unknown_staff_id_is_a_wrong_pin_not_a_lock(store):
         staff_pins.verify_staff_pin(
             terminal_key=terminal_key, pin="1234", staff_id=999_999, unlocking_terminal=True
         )
+
+
+# Bulk assignment (loyalty.services.pin_assignment): the CSV, then the PINs one by one.
+
+
+@pytest.mark.parametrize(
+    ("flag", "is_manager"),
+    [
+        ("", False),
+        ("no", False),
+        ("false", False),
+        ("0", False),
+        ("yes", True),
+        ("true", True),
+        ("1", True),
+        (" YES ", True),
+        ("True", True),
+    ],
+)
+def test_the_csvs_manager_flag_reads_yes_no_true_false_and_one_zero(flag, is_manager):
+    entries = pin_assignment.parse_pin_csv(f"staff_name,pin,is_manager\nAnn,4821,{flag}\n")
+    assert entries == [pin_assignment.PinEntry(staff_name="Ann", pin="4821", is_manager=is_manager)]
+
+
+def test_the_csv_is_read_row_by_row_with_its_cells_trimmed():
+    text = "pin,staff_name\n 4821 , Ann \n4822,Bo\n,\n9999\n"
+    assert pin_assignment.parse_pin_csv(text) == [
+        pin_assignment.PinEntry(staff_name="Ann", pin="4821", is_manager=False),
+        pin_assignment.PinEntry(staff_name="Bo", pin="4822", is_manager=False),
+        pin_assignment.PinEntry(staff_name="", pin="", is_manager=False),
+        # A short row: the missing cells are empty, not an error here (set_staff_pin refuses).
+        pin_assignment.PinEntry(staff_name="", pin="9999", is_manager=False),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "staff_name\nAnn\n", "pin\n4821\n", "name,pin\nAnn,4821\n", "Ann,4821\nBo,4822\n"],
+)
+def test_a_csv_without_the_staff_name_and_pin_header_is_refused(text):
+    with pytest.raises(InvalidInput) as refused:
+        pin_assignment.parse_pin_csv(text)
+    assert refused.value.detail == (
+        "The CSV needs a header row with staff_name,pin and optionally is_manager."
+    )
+    assert refused.value.fields == {"file": ["invalid"]}
+
+
+def test_a_manager_flag_other_than_yes_or_no_is_refused_with_its_line():
+    text = "staff_name,pin,is_manager\nAnn,4821,yes\nBo,4822,maybe\n"
+    with pytest.raises(InvalidInput) as refused:
+        pin_assignment.parse_pin_csv(text)
+    assert refused.value.detail == "Line 3: is_manager must be yes or no."
+    assert refused.value.fields == {"file": ["invalid"]}
+
+
+def _assign(store, user, *entries):
+    return pin_assignment.assign_pins(
+        store=store, entries=[pin_assignment.PinEntry(*entry) for entry in entries], user=user
+    )
+
+
+def test_assigning_pins_sets_each_and_audits_it_with_the_manager_flag(store, other_store):
+    from merchants.models import AuditEntry
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    StaffPinFactory(store=other_store, staff_name="Ann", pin="1111")  # another store's Ann
+    reset = StaffPinFactory(store=store, staff_name="Bo", pin="2222", failed_attempts=2)
+
+    outcome = _assign(store, operator, ("Ann", "4821", True), (" Bo ", "4822"))
+
+    assert (outcome.changed, outcome.skipped) == (["Ann", "Bo"], {})
+    rows = StaffPin.objects.filter(store=store).order_by("staff_name")
+    assert [(p.staff_name, p.pin_digest, p.is_manager, p.failed_attempts) for p in rows] == [
+        ("Ann", pin_digest("4821"), True, 0),
+        ("Bo", pin_digest("4822"), False, 0),
+    ]
+    assert rows[1].pk == reset.pk
+    entries = AuditEntry.objects.order_by("id")
+    assert [
+        (e.actor, e.action, e.object_type, e.object_id, e.merchant_id, e.changes) for e in entries
+    ] == [
+        (
+            operator,
+            "pin_set",
+            "loyalty.staffpin",
+            str(rows[0].pk),
+            store.merchant_id,
+            {"is_manager": True},
+        ),
+        (
+            operator,
+            "pin_set",
+            "loyalty.staffpin",
+            str(reset.pk),
+            store.merchant_id,
+            {"is_manager": False},
+        ),
+    ]
+
+
+def test_a_refused_pin_is_skipped_with_its_reason_and_the_others_go_ahead(store):
+    from merchants.models import AuditEntry
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    StaffPinFactory(store=store, staff_name="Cy", pin="5555")
+
+    outcome = _assign(
+        store,
+        operator,
+        ("Ann", "4821"),
+        ("", "4822"),
+        ("Dan", "12"),
+        ("Eve", "5555"),
+        ("Ann", "9999"),
+        ("Fay", "4823"),
+    )
+
+    assert outcome.changed == ["Ann", "Fay"]
+    assert outcome.skipped == {
+        "(no name)": "A staff name is required.",
+        "Dan": "A PIN is 4 to 8 digits.",
+        "Eve": "Another staff member at this store has that PIN; choose another.",
+        "Ann": "given twice in this list",
+    }
+    assert StaffPin.objects.get(store=store, staff_name="Ann").pin_digest == pin_digest("4821")
+    assert set(StaffPin.objects.values_list("staff_name", flat=True)) == {"Ann", "Cy", "Fay"}
+    assert AuditEntry.objects.count() == 2
+
+
+def test_up_to_five_hundred_pins_at_once(store):
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    # The same name 500 times: one PIN set, the rest skipped as given twice.
+    outcome = _assign(store, operator, *[("Ann", "4821")] * pin_assignment.MAX_PINS_AT_ONCE)
+    assert (outcome.changed, outcome.skipped) == (["Ann"], {"Ann": "given twice in this list"})
+
+    with pytest.raises(InvalidInput) as refused:
+        _assign(store, operator, *[("Bo", "4822")] * 501)
+    assert refused.value.detail == "At most 500 PINs at once."
+    assert refused.value.fields == {"pins": ["too_many"]}
+    assert not StaffPin.objects.filter(staff_name="Bo").exists()
+
+
+def test_assigning_no_pins_or_at_a_trashed_store_is_refused(store):
+    from merchants import services
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    with pytest.raises(InvalidInput) as refused:
+        _assign(store, operator)
+    assert (refused.value.detail, refused.value.fields) == (
+        "No PINs were given.",
+        {"pins": ["required"]},
+    )
+    services.trash(obj=store)
+    store.refresh_from_db()
+    with pytest.raises(InvalidInput) as refused:
+        _assign(store, operator, ("Ann", "4821"))
+    assert (refused.value.detail, refused.value.fields) == (
+        "The store is in the trash.",
+        {"store": ["invalid"]},
+    )
+    assert not StaffPin.objects.exists()
+
+
+def test_a_store_scoped_manager_assigns_pins_at_their_store_only(store, other_store):
+    from merchants.access import NotAllowed
+    from merchants.models import StaffMembership
+    from tests.factories import StaffMembershipFactory
+
+    manager = UserFactory(is_staff=True)
+    StaffMembershipFactory(
+        user=manager, merchant=store.merchant, store=store, role=StaffMembership.Role.MANAGER
+    )
+    assert _assign(store, manager, ("Ann", "4821")).changed == ["Ann"]
+    with pytest.raises(NotAllowed):
+        _assign(other_store, manager, ("Bo", "4822"))
+    assert list(StaffPin.objects.values_list("staff_name", flat=True)) == ["Ann"]

@@ -3,6 +3,7 @@ programme's card."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.errors import RetiredProgramCard
 from loyalty.models import Card, Program, Reward, StaffPin
@@ -196,3 +197,153 @@ def test_enrolling_beside_a_live_card_of_a_trashed_programme_is_a_clean_refusal(
         ledger.enroll_customer(program=new, store=store, email="ann@example.com", first_name="A")
 
     assert list(Card.objects.filter(customer=card.customer)) == [card]
+
+
+def _merchant_with_everything():
+    """A trashed-to-be merchant with a row of every kind permanent deletion removes."""
+    from tests.factories import CustomerFactory, OutgoingEmailFactory, TerminalKeyFactory
+
+    merchant = MerchantFactory()
+    store = StoreFactory(merchant=merchant)
+    program = ProgramFactory(merchant=merchant)
+    RewardFactory(program=program)
+    RewardFactory(program=program, name="Cake", points_cost=200)
+    customer = CustomerFactory(merchant=merchant)
+    cards = [
+        CardFactory(program=program, enrolled_store=store, customer=customer),
+        CardFactory(program=program, enrolled_store=store, customer=None),
+        CardFactory(program=program, enrolled_store=store, customer=None),
+    ]
+    StaffPinFactory(store=store)
+    TerminalKeyFactory(store=store)
+    OutgoingEmailFactory(merchant=merchant)
+    return {"merchant": merchant, "store": store, "program": program, "cards": cards}
+
+
+@pytest.mark.parametrize(
+    ("kind", "removed"),
+    [
+        ("card", {"cards": 1}),
+        ("program", {"cards": 3, "rewards": 2, "programmes": 1}),
+        ("store", {"cards": 3, "staff PINs": 1, "terminal API keys": 1, "stores": 1}),
+        (
+            "merchant",
+            {
+                "cards": 4,
+                "rewards": 2,
+                "programmes": 2,
+                "staff PINs": 1,
+                "terminal API keys": 1,
+                "emails": 1,
+                "customers": 2,
+                "stores": 2,
+                "merchants": 1,
+            },
+        ),
+    ],
+)
+def test_deleting_permanently_removes_the_row_and_its_children_only(
+    operator, rival_merchant, kind, removed
+):
+    rows = _merchant_with_everything()
+    merchant, program, cards = rows["merchant"], rows["program"], rows["cards"]
+    # A second programme (an earlier one, in the trash) and store of the same merchant, out
+    # of a card's, programme's or store's reach.
+    sibling_program = ProgramFactory(merchant=merchant, name="Other", deleted_at=timezone.now())
+    sibling_store = StoreFactory(merchant=merchant)
+    sibling_card = CardFactory(program=sibling_program, enrolled_store=sibling_store)
+    obj = {"card": cards[1], "program": program, "store": rows["store"], "merchant": merchant}[kind]
+    services.trash(obj=obj)
+
+    counts = permanent.delete_permanently(obj=obj, actor=operator)
+
+    assert counts == removed
+    assert not type(obj).all_objects.filter(pk=obj.pk).exists()
+    rival = rival_merchant
+    assert Card.all_objects.filter(pk=rival["card"].pk).exists()
+    assert Store.all_objects.filter(pk=rival["store"].pk).exists()
+    assert Program.all_objects.filter(pk=rival["program"].pk).exists()
+    assert Merchant.all_objects.filter(pk=rival["merchant"].pk).exists()
+    kept_cards = {
+        "card": {cards[0].pk, cards[2].pk, sibling_card.pk},
+        "program": {sibling_card.pk},
+        "store": {sibling_card.pk},
+        "merchant": set(),
+    }[kind]
+    kept = Card.all_objects.filter(program__merchant=merchant).values_list("pk", flat=True)
+    assert set(kept) == kept_cards
+    audit = AuditEntry.objects.get(action=AuditEntry.Action.DELETED)
+    assert (audit.actor, audit.object_type, audit.object_id) == (
+        operator,
+        type(obj)._meta.label_lower,
+        str(obj.pk),
+    )
+    # A merchant's own entry keeps no merchant: the merchant is gone.
+    assert audit.merchant_id == (None if kind == "merchant" else merchant.pk)
+
+
+def test_a_store_keeps_ledger_rows_of_its_cards_elsewhere_and_of_other_cards_there(
+    operator, store, other_store, program
+):
+    from tests.factories import TransactionFactory
+
+    enrolled_here = CardFactory(program=program, enrolled_store=store)
+    enrolled_there = CardFactory(program=program, enrolled_store=other_store)
+    third = StoreFactory(merchant=store.merchant)
+    TransactionFactory(card=enrolled_here, store=other_store)
+    TransactionFactory(card=enrolled_there, store=third)
+    # other_store: its own card used elsewhere; third: another store's card used there.
+    for obj in (store, third):
+        services.trash(obj=obj)
+        assert permanent.deletion_plan(obj).has_ledger_history
+        with pytest.raises(permanent.HasLedgerHistory) as refused:
+            permanent.delete_permanently(obj=obj, actor=operator)
+        assert refused.value.code == "has_ledger_history"
+        # The row is named: the admin refuses several rows at once.
+        assert refused.value.detail == f"{obj}: {permanent.HasLedgerHistory.default_detail}"
+        assert Store.all_objects.filter(pk=obj.pk).exists()
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.DELETED).exists()
+
+    clean = StoreFactory(merchant=store.merchant)
+    services.trash(obj=clean)
+    assert not permanent.deletion_plan(clean).has_ledger_history
+
+
+@pytest.mark.parametrize("kind", ["card", "program", "merchant"])
+def test_only_the_rows_own_ledger_history_counts(rival_merchant, kind):
+    from tests.factories import TransactionFactory
+
+    TransactionFactory(card=rival_merchant["card"])
+    rows = _merchant_with_everything()
+    earlier = ProgramFactory(merchant=rows["merchant"], deleted_at=timezone.now())
+    TransactionFactory(card=CardFactory(program=earlier, enrolled_store=rows["store"]))
+    obj = {"card": rows["cards"][0], "program": rows["program"], "merchant": None}[kind]
+    if kind == "merchant":
+        obj = MerchantFactory()  # another merchant's ledger only
+    assert not permanent.deletion_plan(obj).has_ledger_history
+
+
+def test_the_confirmation_lists_each_kind_with_its_count_and_first_rows(merchant, store, program):
+    cards = [CardFactory(program=program, enrolled_store=store) for _ in range(21)]
+    RewardFactory(program=program)
+
+    listing = permanent.deletion_plan(program).listing()
+
+    assert [(label, count) for label, count, _ in listing] == [
+        ("cards", 21),
+        ("rewards", 1),
+        ("programmes", 1),
+    ]
+    names = listing[0][2]
+    assert len(names) == 20 and set(names) < {card.number for card in cards}
+    assert listing[1][2] == ["Coffee (100 points)"] and listing[2][2] == [program.name]
+    assert permanent.deletion_plan(program).listing(limit=2)[0][2] == names[:2]
+
+
+def test_kinds_without_rows_are_left_out_of_the_listing(program, store):
+    assert permanent.deletion_plan(store).listing() == [("stores", 1, [str(store)])]
+
+
+def test_only_merchants_stores_programmes_and_cards_have_a_deletion_plan(program):
+    with pytest.raises(TypeError, match="^Reward has no permanent deletion.$"):
+        permanent.deletion_plan(RewardFactory(program=program))
