@@ -195,37 +195,38 @@ class BusinessFiguresCollector:
 
     def collect(self):
         figures = current_figures() or _NO_FIGURES
-        at_risk = figures["at_risk"]
         merchants = figures["merchants"]
         for field, (name, documentation) in _COUNTERS.items():
-            family = CounterMetricFamily(name, documentation, labels=["merchant"])
-            for slug, values in merchants.items():
-                family.add_metric([slug], values[field])
-            yield family
+            per_merchant = {slug: values[field] for slug, values in merchants.items()}
+            yield _family(CounterMetricFamily, name, documentation, "merchant", per_merchant)
         for field, (name, documentation) in _GAUGES.items():
-            family = GaugeMetricFamily(name, documentation, labels=["merchant"])
-            for slug, values in merchants.items():
-                family.add_metric([slug], values[field])
-            yield family
-        family = GaugeMetricFamily(
-            "loyalty_at_risk_cards", "Cards at churn risk (analytics).", labels=["merchant"]
+            per_merchant = {slug: values[field] for slug, values in merchants.items()}
+            yield _family(GaugeMetricFamily, name, documentation, "merchant", per_merchant)
+        yield _family(
+            GaugeMetricFamily,
+            "loyalty_at_risk_cards",
+            "Cards at churn risk (analytics).",
+            "merchant",
+            figures["at_risk"],
         )
-        for slug, count in at_risk.items():
-            family.add_metric([slug], count)
-        yield family
-        family = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "loyalty_task_last_success_timestamp_seconds",
             "Unix time of the task's last successful run (for expiry: every merchant).",
-            labels=["task"],
+            "task",
+            figures["last_success"],
         )
-        for task, timestamp in figures["last_success"].items():
-            family.add_metric([task], timestamp)
-        yield family
-        family = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "loyalty_wallet_sync_run_failure_ratio",
             "Share of the passes a wallet sync run tried whose push failed.",
-            labels=["run"],
+            "run",
+            figures["wallet_failure_ratios"],
         )
-        for run, ratio in figures["wallet_failure_ratios"].items():
-            family.add_metric([run], ratio)
-        yield family
+
+
+def _family(kind, name: str, documentation: str, label: str, values: dict):
+    family = kind(name, documentation, labels=[label])
+    for label_value, value in values.items():
+        family.add_metric([label_value], value)
+    return family
