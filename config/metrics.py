@@ -39,6 +39,8 @@ HTTP_LATENCY = Histogram(
     ["view", "method"],
 )
 TERMINAL_API_PREFIX = "/api/v1/terminal/"
+# Any client can send any method: others count as "other", so labels stay bounded.
+COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Every metric the processes move (the business figures are read at scrape time).
 PROCESS_METRICS = (
     HTTP_REQUESTS,
@@ -66,9 +68,10 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = request.resolver_match
         view = match.view_name if match is not None else "unmatched"
-        HTTP_REQUESTS.labels(view, request.method, response.status_code).inc()
+        method = request.method if request.method in COUNTED_METHODS else "other"
+        HTTP_REQUESTS.labels(view, method, response.status_code).inc()
         if request.path.startswith(TERMINAL_API_PREFIX):
-            HTTP_LATENCY.labels(view, request.method).observe(time.perf_counter() - started)
+            HTTP_LATENCY.labels(view, method).observe(time.perf_counter() - started)
         return response
 
 

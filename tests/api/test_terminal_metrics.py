@@ -152,3 +152,17 @@ def test_a_path_no_url_matches_counts_as_unmatched(client):
     assert after.value("loyalty_http_requests_total", **labels) == (
         before.value("loyalty_http_requests_total", **labels) + 1
     )
+
+
+def test_a_method_no_client_should_send_counts_as_other(client):
+    before = scrape(client)
+
+    response = client.generic("BREW-COFFEE", "/no/such/page/")
+
+    assert response.status_code == 404
+    labels = {"view": "unmatched", "method": "other", "status": "404"}
+    after = scrape(client)
+    assert after.value("loyalty_http_requests_total", **labels) == (
+        before.value("loyalty_http_requests_total", **labels) + 1
+    )
+    assert "BREW-COFFEE" not in after.text
